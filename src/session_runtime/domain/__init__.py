@@ -1,0 +1,1 @@
+"""The pure core: models, rules, merge, state machine, query keys and errors. No I/O here."""

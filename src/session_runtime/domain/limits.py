@@ -1,0 +1,109 @@
+"""Firestore's own limits, so that stored data stays portable.
+
+- a stored session is at most 1 MiB: its ``inputs`` and ``outputs`` as stored JSON (UTF-8), plus
+  a fixed 1 KiB for its other fields, which are all short;
+- fields nest at most 20 deep, counting from the document root (``inputs`` is depth 1,
+  ``inputs.a`` depth 2; map keys and list items each add one level);
+- a field name is 1 to 1500 bytes of UTF-8;
+- values are JSON: no NaN or infinity, integers within 64 bits, strings of valid Unicode.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+from .errors import ResourceExhaustedError, ValidationError
+
+MAX_SESSION_BYTES: Final = 1024 * 1024
+MAX_DEPTH: Final = 20
+MAX_FIELD_NAME_BYTES: Final = 1500
+SESSION_FIELDS_ALLOWANCE: Final = 1024
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+_Path = tuple[str | int, ...]
+
+
+def format_path(path: _Path) -> str:
+    """``("inputs", "a", 0, "b")`` -> ``"inputs.a[0].b"``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _utf8_length(text: str) -> int | None:
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates cannot be stored
+        return None
+
+
+def check_json_field(name: str, value: Mapping[str, Any]) -> None:
+    """Check that a top-level object field holds JSON within the limits.
+
+    Walks iteratively, so hostile nesting cannot exhaust the interpreter's stack.
+
+    >>> check_json_field("inputs", {"a": [1, 2.5, None, "x"]})
+    >>> check_json_field("inputs", {"a": float("nan")})
+    Traceback (most recent call last):
+    ...
+    session_runtime.domain.errors.ValidationError: inputs.a: ...
+    """
+    stack: list[tuple[Any, int, _Path]] = [(value, 1, (name,))]
+    while stack:
+        node, depth, path = stack.pop()
+        if node is None or isinstance(node, bool):
+            continue
+        if isinstance(node, str):
+            if _utf8_length(node) is None:
+                raise ValidationError.at(format_path(path), "string is not valid Unicode")
+        elif isinstance(node, int):
+            if not _INT64_MIN <= node <= _INT64_MAX:
+                raise ValidationError.at(format_path(path), "integer does not fit in 64 bits")
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise ValidationError.at(format_path(path), "number must be finite")
+        elif isinstance(node, Mapping):
+            if node and depth >= MAX_DEPTH:
+                raise ValidationError.at(
+                    format_path(path), f"fields nest deeper than {MAX_DEPTH} levels"
+                )
+            for key, child in node.items():
+                if not isinstance(key, str):
+                    raise ValidationError.at(format_path(path), "field names must be strings")
+                size = _utf8_length(key)
+                if size is None or not 1 <= size <= MAX_FIELD_NAME_BYTES:
+                    raise ValidationError.at(
+                        format_path((*path, key[:64])),
+                        f"field names must be 1 to {MAX_FIELD_NAME_BYTES} bytes of valid UTF-8",
+                    )
+                stack.append((child, depth + 1, (*path, key)))
+        elif isinstance(node, list | tuple):
+            if node and depth >= MAX_DEPTH:
+                raise ValidationError.at(
+                    format_path(path), f"fields nest deeper than {MAX_DEPTH} levels"
+                )
+            stack.extend((child, depth + 1, (*path, index)) for index, child in enumerate(node))
+        else:
+            raise ValidationError.at(
+                format_path(path), f"{type(node).__name__} is not a JSON value"
+            )
+
+
+def check_session_size(size: int) -> None:
+    """Refuse a session whose stored document would exceed 1 MiB."""
+    if size > MAX_SESSION_BYTES:
+        raise ResourceExhaustedError(
+            f"the session would take {size} bytes; the limit is {MAX_SESSION_BYTES}",
+            details={"limit": MAX_SESSION_BYTES, "size": size},
+        )
+
+
+def check_stored_size(inputs_json: bytes, outputs_json: bytes) -> None:
+    """Refuse a session whose encoded ``inputs`` and ``outputs`` would take it past 1 MiB."""
+    check_session_size(len(inputs_json) + len(outputs_json) + SESSION_FIELDS_ALLOWANCE)

@@ -1,0 +1,115 @@
+"""What the service needs from the outer rings: a ``Store`` and a ``ChangeFeed``.
+
+The service knows these protocols only; SQLite, PostgreSQL and the real-time fan-out implement
+them in ``storage/`` and ``realtime/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from .models import Event, Experience, Mode, Project, Session, SessionStatus
+from .tokens import TokenRecord
+
+SessionMutation = Callable[[Session], Session | None]
+"""Given the stored session, return the session to write, or ``None`` to leave it as it is.
+
+Runs inside the store's transaction, with the row locked against other writers; it may raise a
+``SessionRuntimeError`` to refuse, and then nothing is written.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionQuery:
+    """A page of a project's sessions, newest first (``created_at``, then ``id``, descending)."""
+
+    project_id: str
+    limit: int
+    event_id: str | None = None
+    experience_id: str | None = None
+    status: SessionStatus | None = None
+    mode: Mode | None = None
+    created_by: str | None = None
+    # Keyset: only sessions strictly older than this (created_at, id) position.
+    before: tuple[datetime, str] | None = None
+
+
+class Store(Protocol):
+    """Durable storage of the catalog, tokens and sessions.
+
+    Every method is one transaction. ``update_session`` reads the row, applies the mutation and
+    writes the result atomically; concurrent updates of one session are serialised, never lost.
+    Insert methods raise ``FailedPreconditionError`` when the id exists; writes raise
+    ``ResourceExhaustedError`` when a session would exceed its size limit; storage that cannot
+    be reached raises ``UnavailableError``.
+    """
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def insert_project(self, project: Project) -> None: ...
+
+    async def get_project(self, project_id: str) -> Project | None: ...
+
+    async def list_projects(self) -> list[Project]: ...
+
+    async def insert_event(self, event: Event) -> None: ...
+
+    async def get_event(self, project_id: str, event_id: str) -> Event | None: ...
+
+    async def list_events(self, project_id: str) -> list[Event]: ...
+
+    async def insert_experience(self, experience: Experience) -> None: ...
+
+    async def get_experience(self, project_id: str, experience_id: str) -> Experience | None: ...
+
+    async def list_experiences(self, project_id: str) -> list[Experience]: ...
+
+    async def insert_token(self, token: TokenRecord) -> None: ...
+
+    async def find_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    async def list_tokens(self, project_id: str) -> list[TokenRecord]: ...
+
+    async def revoke_token(self, token_id: str, revoked_at: datetime) -> TokenRecord | None: ...
+
+    async def insert_session(self, session: Session) -> None: ...
+
+    async def get_session(self, project_id: str, session_id: str) -> Session | None: ...
+
+    async def list_sessions(self, query: SessionQuery) -> list[Session]: ...
+
+    async def update_session(
+        self, project_id: str, session_id: str, mutation: SessionMutation
+    ) -> tuple[Session, bool]:
+        """Apply ``mutation``; return the stored session and whether it was written.
+
+        Raises ``NotFoundError`` when the session does not exist.
+        """
+        ...
+
+
+class Channel(Protocol):
+    """One subscriber's mailbox: the newest snapshot per session, never a backlog."""
+
+    def offer(self, session: Session) -> None: ...
+
+    async def get(self) -> Session | None:
+        """Wait for the next snapshot; ``None`` once the channel is closed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ChangeFeed(Protocol):
+    """Fans committed sessions out to subscribers."""
+
+    def publish(self, session: Session) -> None: ...
+
+    def subscribe_session(self, project_id: str, session_id: str) -> Channel: ...
+
+    def subscribe_project(self, project_id: str) -> Channel: ...

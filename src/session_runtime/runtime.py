@@ -1,0 +1,60 @@
+"""Wiring: a store, a change feed and the service, opened and closed together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from .domain.ports import Store
+from .domain.timestamps import utc_now
+from .realtime.hub import LocalChangeFeed
+from .service import Clock, Observer, SessionService
+from .settings import Settings
+from .storage.sqlite import SqliteStore, Synchronous
+
+
+class SessionRuntime:
+    """A ready-to-use service over a store, with in-process live updates.
+
+    >>> async with SessionRuntime.sqlite("var/demo.db") as runtime:   # doctest: +SKIP
+    ...     project = await runtime.service.create_project(SYSTEM, {"name": "Demo"})
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = utc_now,
+        observers: tuple[Observer, ...] = (),
+    ) -> None:
+        self.store = store
+        self.feed = LocalChangeFeed()
+        self.service = SessionService(store, self.feed, clock=clock, observers=observers)
+
+    @classmethod
+    def sqlite(
+        cls, path: str | Path, *, synchronous: Synchronous = "FULL", clock: Clock = utc_now
+    ) -> SessionRuntime:
+        return cls(SqliteStore(path, synchronous=synchronous), clock=clock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionRuntime:
+        return cls.sqlite(settings.database_path, synchronous=settings.synchronous)
+
+    async def open(self) -> None:
+        await self.store.open()
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def __aenter__(self) -> SessionRuntime:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
