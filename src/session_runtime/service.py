@@ -15,8 +15,7 @@ import base64
 import binascii
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -29,11 +28,11 @@ from .domain.auth import (
     Principal,
     Role,
     authorize_create,
+    authorize_own_session,
     authorize_project_admin,
     authorize_project_read,
     authorize_project_write,
     authorize_session_read,
-    authorize_session_write,
 )
 from .domain.errors import (
     FailedPreconditionError,
@@ -95,12 +94,36 @@ class OperationRecord:
 Observer = Callable[[OperationRecord], None]
 
 
+class _Operation:
+    """Times one operation, logs it and tells the observers how it ended."""
+
+    __slots__ = ("action", "observers", "started")
+
+    def __init__(self, action: str, observers: list[Observer]) -> None:
+        self.action = action
+        self.observers = observers
+        self.started = 0.0
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object
+    ) -> None:
+        record = OperationRecord(self.action, time.perf_counter() - self.started, error)
+        if error is not None:
+            logger.info("%s failed: %s", self.action, record.outcome)
+        for observer in self.observers:
+            observer(record)
+
+
 def parse_input(model: type[ModelT], data: ModelT | Mapping[str, Any]) -> ModelT:
     """Validate ``data`` into ``model``, turning pydantic's errors into ``ValidationError``."""
-    if isinstance(data, model):
-        return data
-    if not isinstance(data, Mapping):
-        raise ValidationError.at("$", "the input must be an object")
+    if type(data) is not dict:
+        if isinstance(data, model):
+            return data
+        if not isinstance(data, Mapping):
+            raise ValidationError.at("$", "the input must be an object")
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -140,23 +163,8 @@ class SessionService:
         # The catalog never loses a record, so a triple seen once stays valid.
         self._known_catalog: set[tuple[str, str, str]] = set()
 
-    @contextmanager
-    def _operation(self, action: str) -> Iterator[None]:
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            yield
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            record = OperationRecord(action, time.perf_counter() - started, error)
-            if error is None:
-                logger.debug("%s ok in %.1f ms", action, record.seconds * 1000)
-            else:
-                logger.info("%s failed: %s", action, record.outcome)
-            for observer in self.observers:
-                observer(record)
+    def _operation(self, action: str) -> _Operation:
+        return _Operation(action, self.observers)
 
     # -- identity -------------------------------------------------------------------------
 
@@ -330,7 +338,7 @@ class SessionService:
             authorize_create(principal, parsed)
             await self._check_catalog(parsed)
             now = self.clock()
-            session = Session.model_construct(
+            session = Session.trusted(
                 id=new_id(),
                 project_id=parsed.project_id,
                 event_id=parsed.event_id,
@@ -406,7 +414,7 @@ class SessionService:
             clock = self.clock
 
             def mutation(current: Session) -> Session:
-                authorize_session_write(principal, current)
+                authorize_own_session(principal, current)
                 check_progress_allowed(current.status)
                 _check_version(current, expected_version)
                 changes: dict[str, Any] = {
@@ -419,7 +427,7 @@ class SessionService:
                     changes["inputs"] = deep_merge(current.inputs, parsed.inputs)
                 if parsed.outputs:
                     changes["outputs"] = deep_merge(current.outputs, parsed.outputs)
-                return current.model_copy(update=changes)
+                return current.evolve(**changes)
 
             return await self._write(project_id, parsed.session_id, mutation)
 
@@ -484,19 +492,17 @@ class SessionService:
         clock = self.clock
 
         def mutation(current: Session) -> Session | None:
-            authorize_session_write(principal, current)
+            authorize_own_session(principal, current)
             if not needs_transition(current.status, target):
                 return None
             _check_version(current, expected_version)
             now = clock()
-            return current.model_copy(
-                update={
-                    "status": target,
-                    "updated_at": now,
-                    "completed_at": now if target is SessionStatus.COMPLETED else None,
-                    "end_reason": reason,
-                    "version": current.version + 1,
-                }
+            return current.evolve(
+                status=target,
+                updated_at=now,
+                completed_at=now if target is SessionStatus.COMPLETED else None,
+                end_reason=reason,
+                version=current.version + 1,
             )
 
         return await self._write(project_id, session_id, mutation)

@@ -115,5 +115,10 @@ def authorize_project_write(principal: Principal, project_id: str) -> None:
 
 def authorize_session_write(principal: Principal, session: Session) -> None:
     authorize_project_write(principal, session.project_id)
-    if isinstance(principal, Guest) and session.created_by != principal.created_by:
+    authorize_own_session(principal, session)
+
+
+def authorize_own_session(principal: Principal, session: Session) -> None:
+    """The per-session half of a write check, once ``authorize_project_write`` has passed."""
+    if type(principal) is Guest and session.created_by != principal.created_by:
         raise _denied("a guest can only change the sessions it created")

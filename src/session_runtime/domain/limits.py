@@ -24,6 +24,9 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
 _Path = tuple[str | int, ...]
+# Leaf values that are valid whatever they hold (an ASCII string, a bool, None); ints and
+# floats are range-checked on the stack.
+_SCALARS: Final = frozenset({str, bool, type(None)})
 
 
 def format_path(path: _Path) -> str:
@@ -57,42 +60,45 @@ def check_json_field(name: str, value: Mapping[str, Any]) -> None:
     stack: list[tuple[Any, int, _Path]] = [(value, 1, (name,))]
     while stack:
         node, depth, path = stack.pop()
-        if node is None or isinstance(node, bool):
-            continue
-        if isinstance(node, str):
-            if _utf8_length(node) is None:
+        kind = type(node)
+        if kind is str:
+            if not node.isascii() and _utf8_length(node) is None:
                 raise ValidationError.at(format_path(path), "string is not valid Unicode")
-        elif isinstance(node, int):
+        elif kind is int:
             if not _INT64_MIN <= node <= _INT64_MAX:
                 raise ValidationError.at(format_path(path), "integer does not fit in 64 bits")
-        elif isinstance(node, float):
-            if not math.isfinite(node):
-                raise ValidationError.at(format_path(path), "number must be finite")
-        elif isinstance(node, Mapping):
+        elif kind is dict or (kind is not list and isinstance(node, Mapping)):
             if node and depth >= MAX_DEPTH:
                 raise ValidationError.at(
                     format_path(path), f"fields nest deeper than {MAX_DEPTH} levels"
                 )
             for key, child in node.items():
-                if not isinstance(key, str):
+                if type(key) is not str:
                     raise ValidationError.at(format_path(path), "field names must be strings")
-                size = _utf8_length(key)
+                size = len(key) if key.isascii() else _utf8_length(key)
                 if size is None or not 1 <= size <= MAX_FIELD_NAME_BYTES:
                     raise ValidationError.at(
                         format_path((*path, key[:64])),
                         f"field names must be 1 to {MAX_FIELD_NAME_BYTES} bytes of valid UTF-8",
                     )
+                if type(child) in _SCALARS:
+                    if type(child) is str and not child.isascii():
+                        stack.append((child, depth + 1, (*path, key)))
+                    continue
                 stack.append((child, depth + 1, (*path, key)))
-        elif isinstance(node, list | tuple):
+        elif node is None or kind is bool:
+            continue
+        elif kind is float:
+            if not math.isfinite(node):
+                raise ValidationError.at(format_path(path), "number must be finite")
+        elif kind is list or kind is tuple:
             if node and depth >= MAX_DEPTH:
                 raise ValidationError.at(
                     format_path(path), f"fields nest deeper than {MAX_DEPTH} levels"
                 )
             stack.extend((child, depth + 1, (*path, index)) for index, child in enumerate(node))
         else:
-            raise ValidationError.at(
-                format_path(path), f"{type(node).__name__} is not a JSON value"
-            )
+            raise ValidationError.at(format_path(path), f"{kind.__name__} is not a JSON value")
 
 
 def check_session_size(size: int) -> None:

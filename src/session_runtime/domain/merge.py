@@ -18,12 +18,22 @@ def deep_merge(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str,
     """
     merged = dict(stored)
     for key, value in patch.items():
-        current = merged.get(key)
-        if isinstance(value, Mapping) and isinstance(current, Mapping):
-            merged[key] = deep_merge(current, value)
-        elif isinstance(value, Mapping):
-            # A copy, so that later merges never alias the caller's object.
-            merged[key] = deep_merge({}, value)
+        if _is_object(value):
+            current = merged.get(key)
+            # A copy even when nothing is stored, so that the result never aliases the patch.
+            merged[key] = deep_merge(current if _is_object(current) else {}, value)  # type: ignore[arg-type]
         else:
             merged[key] = value
     return merged
+
+
+def _is_object(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        return True
+    if kind in _NOT_OBJECTS:
+        return False
+    return isinstance(value, Mapping)
+
+
+_NOT_OBJECTS = frozenset({str, int, float, bool, list, type(None)})

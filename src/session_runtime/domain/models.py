@@ -112,9 +112,31 @@ class Session(_Model):
     def is_final(self) -> bool:
         return self.status.is_final
 
+    @classmethod
+    def trusted(cls, **values: Any) -> Session:
+        """Build from values a store wrote itself, skipping validation (the hot read path).
+
+        Every field must be given, with its Python type. Same result as ``model_construct``
+        at a fraction of its cost.
+        """
+        session = cls.__new__(cls)
+        _set_attribute(session, "__dict__", values)
+        _set_attribute(session, "__pydantic_fields_set__", set(_SESSION_FIELDS))
+        _set_attribute(session, "__pydantic_extra__", None)
+        _set_attribute(session, "__pydantic_private__", None)
+        return session
+
+    def evolve(self, **changes: Any) -> Session:
+        """A copy with ``changes`` applied (trusted values, as for :meth:`trusted`)."""
+        return Session.trusted(**{**self.__dict__, **changes})
+
     def to_json(self) -> dict[str, Any]:
         """The camelCase JSON document, timestamps as ISO 8601 with ``Z``."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+_SESSION_FIELDS = frozenset(Session.model_fields)
+_set_attribute = object.__setattr__
 
 
 class CreateSessionResult(_Model):

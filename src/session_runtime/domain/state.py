@@ -23,7 +23,7 @@ FINAL_STATUSES = frozenset(status for status in SessionStatus if status.is_final
 
 def check_progress_allowed(status: SessionStatus) -> None:
     """Progress updates are allowed only while a session is active."""
-    if status.is_final:
+    if status is not SessionStatus.ACTIVE:
         raise FailedPreconditionError(
             f"session is {status.value}: progress can no longer be recorded",
             details={"status": status.value},

@@ -44,6 +44,7 @@ from ..domain.models import (
 from ..domain.ports import SessionMutation, SessionQuery
 from ..domain.timestamps import from_micros, to_micros
 from ..domain.tokens import TokenKind, TokenRecord
+from .session_cache import CachedSession, SessionCache
 from .sqlite_schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 _WriteOp = Callable[[sqlite3.Connection], Any]
-_Request = tuple[_WriteOp, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+_Request = tuple[_WriteOp, "asyncio.Future[Any]"]
 
 SESSION_COLUMNS = (
     "id, project_id, event_id, experience_id, mode, config_source, status, "
@@ -59,17 +60,20 @@ SESSION_COLUMNS = (
     "completed_at, end_reason, version"
 )
 _INPUTS, _OUTPUTS = 8, 9
+_MODES = {mode.value: mode for mode in Mode}
+_CONFIG_SOURCES = {source.value: source for source in ConfigSource}
+_STATUSES = {status.value: status for status in SessionStatus}
 
 
 def _session_from_row(row: Sequence[Any]) -> Session:
-    return Session.model_construct(
+    return Session.trusted(
         id=row[0],
         project_id=row[1],
         event_id=row[2],
         experience_id=row[3],
-        mode=Mode(row[4]),
-        config_source=ConfigSource(row[5]),
-        status=SessionStatus(row[6]),
+        mode=_MODES[row[4]],
+        config_source=_CONFIG_SOURCES[row[5]],
+        status=_STATUSES[row[6]],
         current_step_index=row[7],
         inputs=orjson.loads(row[8]),
         outputs=orjson.loads(row[9]),
@@ -103,8 +107,11 @@ def _micros_or_none(moment: datetime | None) -> int | None:
     return None if moment is None else to_micros(moment)
 
 
-def _encode(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def _encode_checked(inputs: Any, outputs: Any) -> tuple[str, str]:
+    """Encode both JSON columns, refusing a session that would pass the size limit."""
+    inputs_json, outputs_json = orjson.dumps(inputs), orjson.dumps(outputs)
+    check_stored_size(inputs_json, outputs_json)
+    return inputs_json.decode(), outputs_json.decode()
 
 
 class SqliteStore:
@@ -131,13 +138,16 @@ class SqliteStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._reader_threads = reader_threads
         self._queue: deque[_Request] = deque()
-        self._wakeup = threading.Condition()
         self._is_stopping = False
-        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._has_work = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._committer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._read_connections: list[sqlite3.Connection] = []
         self._read_connections_lock = threading.Lock()
+        self._cache = SessionCache()
         self.commits = 0
         """How many transactions the writer committed (each is one fsync with FULL)."""
 
@@ -152,7 +162,7 @@ class SqliteStore:
         return conn
 
     async def open(self) -> None:
-        """Create or upgrade the file and start the writer."""
+        """Create or upgrade the file and start the writer on the running event loop."""
         if self._writer is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,28 +170,29 @@ class SqliteStore:
             conn = self._connect()
             conn.execute("PRAGMA journal_mode = WAL")
             migrate(conn)
+            conn.execute("PRAGMA busy_timeout = 0")
         except sqlite3.Error as exc:
             raise UnavailableError(f"cannot open the database at {self.path}: {exc}") from exc
         self._is_stopping = False
+        self._loop = asyncio.get_running_loop()
+        self._has_work = asyncio.Event()
         self._readers = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
-        self._writer = threading.Thread(
-            target=self._run_writer, args=(conn,), name="sqlite-writer", daemon=True
-        )
-        self._writer.start()
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
+        self._writer = self._loop.create_task(self._run_writer(conn), name="sqlite-writer")
 
     async def close(self) -> None:
         """Finish every queued write, then release the file."""
         writer = self._writer
         if writer is None:
             return
-        with self._wakeup:
-            self._is_stopping = True
-            self._wakeup.notify()
-        await asyncio.get_running_loop().run_in_executor(None, writer.join)
+        self._is_stopping = True
+        self._has_work.set()
+        await writer
         self._writer = None
-        if self._readers is not None:
-            self._readers.shutdown(wait=True)
-            self._readers = None
+        for pool in (self._committer, self._readers):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._committer = self._readers = None
         with self._read_connections_lock:
             for conn in self._read_connections:
                 conn.close()
@@ -198,36 +209,82 @@ class SqliteStore:
     # -- the write path -------------------------------------------------------------------
 
     async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None or self._is_stopping:
+            raise UnavailableError("the store is closed")
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise RuntimeError("a SqliteStore is used from the event loop that opened it")
         future: asyncio.Future[T] = loop.create_future()
-        with self._wakeup:
-            if self._writer is None or self._is_stopping:
-                raise UnavailableError("the store is closed")
-            self._queue.append((op, future, loop))
-            if len(self._queue) == 1:
-                self._wakeup.notify()
+        self._queue.append((op, future))
+        self._has_work.set()
         return await future
 
-    def _run_writer(self, conn: sqlite3.Connection) -> None:
+    async def _run_writer(self, conn: sqlite3.Connection) -> None:
         try:
             while True:
-                with self._wakeup:
-                    while not self._queue and not self._is_stopping:
-                        self._wakeup.wait()
-                    if not self._queue:
+                if not self._queue:
+                    if self._is_stopping:
                         return
-                    count = min(len(self._queue), self.max_batch)
-                    batch = [self._queue.popleft() for _ in range(count)]
-                self._run_batch(conn, batch)
+                    self._has_work.clear()
+                    await self._has_work.wait()
+                    continue
+                count = min(len(self._queue), self.max_batch)
+                batch = [self._queue.popleft() for _ in range(count)]
+                outcomes = await self._run_batch(conn, batch)
+                for (_op, future), (is_ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():  # its caller was cancelled; the write stands
+                        continue
+                    if is_ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
         finally:
             conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
+    async def _begin(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock: at once when it is free, else waiting on the commit thread.
+
+        The writer's connection has no busy timeout of its own, so a lock held by another
+        process makes the inline attempt fail at once instead of stalling the event loop.
+        """
         try:
             conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        assert self._loop is not None and self._committer is not None
+        await self._loop.run_in_executor(self._committer, self._begin_waiting, conn)
+
+    def _begin_waiting(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute("PRAGMA busy_timeout = 0")
+
+    async def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[_Request]
+    ) -> list[tuple[bool, Any]]:
+        """Run every write of ``batch`` in one transaction and commit it once.
+
+        The statements run on the event loop's thread (each is a few microseconds, and no
+        thread hand-off per write); taking the write lock and the commit's fsync run on the
+        commit thread, so waiting for them never blocks the loop.
+        """
+        assert self._committer is not None and self._loop is not None
+        loop = self._loop
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            await self._begin(conn)
             try:
-                for op, _future, _loop in batch:
+                # Another connection committed since this one last looked: forget what the
+                # cache holds rather than trust it.
+                data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if data_version != self._cache.data_version:
+                    self._cache.clear()
+                    self._cache.data_version = data_version
+                for op, _future in batch:
                     try:
                         outcomes.append((True, op(conn)))
                     except sqlite3.IntegrityError as exc:
@@ -237,9 +294,10 @@ class SqliteStore:
                         raise
                     except Exception as exc:
                         outcomes.append((False, exc))
-                conn.execute("COMMIT")
+                await loop.run_in_executor(self._committer, conn.execute, "COMMIT")
                 self.commits += 1
             except BaseException:
+                self._cache.clear()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
@@ -247,7 +305,7 @@ class SqliteStore:
             logger.warning("a write batch of %d failed: %s", len(batch), exc)
             failure = UnavailableError(f"storage error: {exc}")
             outcomes = [(False, failure)] * len(batch)
-        _deliver_all(batch, outcomes)
+        return outcomes
 
     # -- the read path --------------------------------------------------------------------
 
@@ -413,8 +471,7 @@ class SqliteStore:
     # -- sessions -------------------------------------------------------------------------
 
     async def insert_session(self, session: Session) -> None:
-        inputs, outputs = _encode(session.inputs), _encode(session.outputs)
-        check_stored_size(inputs.encode(), outputs.encode())
+        inputs, outputs = _encode_checked(session.inputs, session.outputs)
         params = (
             session.id,
             session.project_id,
@@ -473,23 +530,27 @@ class SqliteStore:
     async def update_session(
         self, project_id: str, session_id: str, mutation: SessionMutation
     ) -> tuple[Session, bool]:
+        cache = self._cache
+
         def op(conn: sqlite3.Connection) -> tuple[Session, bool]:
-            row = conn.execute(
-                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ? AND project_id = ?",
-                (session_id, project_id),
-            ).fetchone()
-            if row is None:
+            cached = cache.get(session_id)
+            if cached is None:
+                row = conn.execute(
+                    f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError.of("session", session_id)
+                cached = CachedSession(_session_from_row(row), row[_INPUTS], row[_OUTPUTS])
+                cache.put(session_id, cached)
+            current = cached.session
+            if current.project_id != project_id:
                 raise NotFoundError.of("session", session_id)
-            current = _session_from_row(row)
             updated = mutation(current)
             if updated is None:
-                return current, False
-            inputs_changed = updated.inputs is not current.inputs
-            outputs_changed = updated.outputs is not current.outputs
-            inputs = _encode(updated.inputs) if inputs_changed else row[_INPUTS]
-            outputs = _encode(updated.outputs) if outputs_changed else row[_OUTPUTS]
-            if inputs_changed or outputs_changed:
-                check_stored_size(inputs.encode(), outputs.encode())
+                return _public_copy(cached), False
+            inputs, outputs = cached.inputs_json, cached.outputs_json
+            if updated.inputs is not current.inputs or updated.outputs is not current.outputs:
+                inputs, outputs = _encode_checked(updated.inputs, updated.outputs)
             conn.execute(
                 "UPDATE sessions SET status = ?, current_step_index = ?, inputs = ?, "
                 "outputs = ?, updated_at = ?, completed_at = ?, end_reason = ?, version = ? "
@@ -506,32 +567,19 @@ class SqliteStore:
                     session_id,
                 ),
             )
-            return updated, True
+            written = CachedSession(updated, inputs, outputs)
+            cache.put(session_id, written)
+            return _public_copy(written), True
 
         return await self._write(op)
 
 
+def _public_copy(cached: CachedSession) -> Session:
+    """A session of the caller's own: its JSON decoded afresh, sharing nothing with the cache."""
+    return cached.session.evolve(
+        inputs=orjson.loads(cached.inputs_json), outputs=orjson.loads(cached.outputs_json)
+    )
+
+
 def _part(row: Sequence[Any]) -> dict[str, Any]:
     return {"id": row[0], "project_id": row[1], "name": row[2], "created_at": from_micros(row[3])}
-
-
-def _deliver_all(batch: list[_Request], outcomes: list[tuple[bool, Any]]) -> None:
-    """Hand results back to their event loops: one wake-up per loop per batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-    for (_op, future, loop), (is_ok, value) in zip(batch, outcomes, strict=True):
-        by_loop.setdefault(loop, []).append((future, is_ok, value))
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, items)
-        except RuntimeError:  # the loop was closed while the write was queued
-            pass
-
-
-def _resolve(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, is_ok, value in items:
-        if future.done():
-            continue
-        if is_ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
