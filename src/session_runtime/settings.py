@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,7 +16,9 @@ class Settings(BaseSettings):
     'FULL'
     """
 
-    model_config = SettingsConfigDict(env_prefix="SESSION_RUNTIME_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SESSION_RUNTIME_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     database_path: Path = Field(
         default=Path("var/session-runtime.db"), description="The SQLite file (embedded default)."
@@ -25,4 +27,31 @@ class Settings(BaseSettings):
         default="FULL",
         description="FULL: every acknowledged write survives power loss. NORMAL: faster; "
         "survives a process crash but may lose the last commits on power loss.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the server listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port the server listens on.")
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; larger ones get 413 before being read.",
+    )
+    heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="An idle SSE stream sends a comment this often."
+    )
+    ws_max_message_bytes: int = Field(
+        default=64 * 1024, ge=256, description="Largest WebSocket message a client may send."
+    )
+    ws_max_subscriptions: int = Field(
+        default=1000, ge=1, description="Most subscriptions one WebSocket connection may hold."
+    )
+    sentry_dsn: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SESSION_RUNTIME_SENTRY_DSN", "SENTRY_DSN", "sentry_dsn"),
+        description="When set, failed operations are reported to Sentry.",
+    )
+    sentry_environment: str = Field(
+        default="production",
+        validation_alias=AliasChoices(
+            "SESSION_RUNTIME_SENTRY_ENVIRONMENT", "SENTRY_ENVIRONMENT", "sentry_environment"
+        ),
     )

@@ -1,13 +1,16 @@
 """The embedded default store: one SQLite file in WAL mode.
 
-One writer thread owns the only writing connection. Writes from every coroutine queue up for
-it; it takes all that are waiting, runs them in one ``BEGIN IMMEDIATE`` transaction and commits
-once (group commit), so many small writes share one fsync. Each write is one read-check-write
-step whose only statement that changes anything comes last: a refusal raised before it leaves
-nothing behind, without a savepoint. Results reach their coroutines only after the commit.
+One writer connection, driven by one task on the event loop that opened the store, does every
+write. Writes from every coroutine queue up for it; it takes all that are waiting, runs them in
+one ``BEGIN IMMEDIATE`` transaction and commits once (group commit), so many small writes share
+one fsync. The statements run on the loop's thread (a few microseconds each, no thread hand-off
+per write); waiting for the write lock and the commit's fsync happen on a commit thread, so they
+never block the loop. Each write is one read-check-write step whose only statement that changes
+anything comes last: a refusal raised before it leaves nothing behind. Results reach their
+callers only after the commit.
 
-Reads use connections of their own (one per thread): point reads run inline on the calling
-thread, which a WAL reader never blocks on the writer; listings run on a small thread pool.
+Reads use connections of their own (one per thread): point reads run inline, which a WAL reader
+never blocks on the writer; listings run on a small thread pool.
 """
 
 from __future__ import annotations

@@ -1,0 +1,5 @@
+"""The HTTP and real-time server."""
+
+from .app import create_app
+
+__all__ = ["create_app"]

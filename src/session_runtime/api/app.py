@@ -1,0 +1,75 @@
+"""The FastAPI application: REST, SSE and WebSocket over one ``SessionRuntime``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from .. import __version__
+from ..observability import init_sentry, report_to_sentry
+from ..runtime import SessionRuntime
+from ..settings import Settings
+from . import routes, streams, websocket
+from .errors import install_error_handlers
+from .metrics import CONTENT_TYPE_LATEST, Metrics
+from .responses import JSONBytesResponse
+from .schemas import install_openapi
+
+DESCRIPTION = """\
+Experience sessions, written atomically and pushed live.
+
+Authenticate with `Authorization: Bearer <token>` (a member or guest token). Every error has
+the body `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, runtime: SessionRuntime | None = None) -> FastAPI:
+    """Build the app; it opens ``runtime`` on startup and closes it on shutdown.
+
+    >>> app = create_app(Settings(database_path="var/demo.db"))   # doctest: +SKIP
+    >>> uvicorn.run(app)                                          # doctest: +SKIP
+    """
+    settings = settings or Settings()
+    runtime = runtime or SessionRuntime.from_settings(settings)
+    metrics = Metrics()
+    runtime.service.observers.append(metrics.observe)
+    if init_sentry(settings):
+        runtime.service.observers.append(report_to_sentry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.open()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="session-runtime",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONBytesResponse,
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.include_router(routes.router)
+    app.include_router(streams.router)
+    app.include_router(websocket.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and storage check")
+    async def healthz(request: Request) -> dict[str, str]:
+        await runtime.store.list_projects()
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    install_openapi(app)
+    return app

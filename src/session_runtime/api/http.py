@@ -1,0 +1,100 @@
+"""Reading requests: bearer tokens, JSON bodies within their size limit, ``If-Match``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from ..domain.auth import Principal
+from ..domain.errors import (
+    FailedPreconditionError,
+    ResourceExhaustedError,
+    UnauthenticatedError,
+    ValidationError,
+)
+from ..service import SessionService
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    if not authorization:
+        raise UnauthenticatedError("send a bearer token: Authorization: Bearer <token>")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 512:
+        raise UnauthenticatedError("the Authorization header must be 'Bearer <token>'")
+    return token
+
+
+def service_of(request: Request) -> SessionService:
+    service: SessionService = request.app.state.runtime.service
+    return service
+
+
+async def authenticate(request: Request) -> Principal:
+    token = bearer_token(request.headers.get("authorization"))
+    return await service_of(request).authenticate(token)
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object; an empty body is ``{}``.
+
+    A body over ``limit`` bytes is refused as soon as that is known: from its
+    ``Content-Length`` before anything is read, or while it streams in.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ValidationError.at("Content-Length", "not a number")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    if not body.strip():
+        return {}
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError.at("$", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValidationError.at("$", "the body must be a JSON object")
+    return data
+
+
+def _too_large(limit: int) -> ResourceExhaustedError:
+    return ResourceExhaustedError(
+        f"the request body is larger than {limit} bytes", details={"limit": limit}
+    )
+
+
+def merge_path_field(body: dict[str, Any], name: str, value: str) -> dict[str, Any]:
+    """Put a path parameter into the input: the body may repeat it, not contradict it."""
+    given = body.get(name, value)
+    if given != value:
+        raise ValidationError.at(name, "does not match the URL")
+    body[name] = value
+    return body
+
+
+def if_match_version(request: Request) -> int | None:
+    """The version an ``If-Match`` header requires (``"3"``, ``W/"3"`` or ``3``), or ``None``."""
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise FailedPreconditionError(
+            "If-Match must carry a version this server issued as an ETag",
+            details={"ifMatch": header[:100]},
+        )
+    return int(text)
+
+
+def last_event_version(request: Request) -> int:
+    header = request.headers.get("last-event-id", "").strip()
+    return int(header) if header.isdigit() and len(header) < 19 else 0

@@ -1,0 +1,138 @@
+"""Request and response bodies as the HTTP API documents them (camelCase JSON).
+
+Request bodies are read with orjson and validated once, by the service, into the operation's
+input model; the models here give the OpenAPI document its schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import models_json_schema
+
+from ..domain.models import (
+    MAX_REASON_LENGTH,
+    ConfigSource,
+    Event,
+    Experience,
+    MediaReference,
+    Mode,
+    Project,
+    Session,
+)
+
+Reason = Annotated[StrictStr, Field(min_length=1, max_length=MAX_REASON_LENGTH)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class CreateSessionBody(_Body):
+    """Start a session. ``projectId`` comes from the URL (the body may repeat it)."""
+
+    event_id: StrictStr
+    experience_id: StrictStr
+    mode: Mode
+    config_source: ConfigSource
+    project_id: StrictStr | None = None
+
+
+class UpdateSessionProgressBody(_Body):
+    """Progress: ``inputs`` and ``outputs`` deep-merge into what is stored;
+    ``currentStepIndex`` replaces."""
+
+    current_step_index: Annotated[StrictInt, Field(ge=0)] | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, MediaReference] | None = None
+
+
+class AbandonSessionBody(_Body):
+    """Why the session was abandoned (optional)."""
+
+    reason: Reason | None = None
+
+
+class FailSessionBody(_Body):
+    """Why the session failed (an AI step failed, a camera was lost...)."""
+
+    reason: Reason
+
+
+class CreateSessionResponse(_Body):
+    session_id: str
+    session: Session
+
+
+class SessionListResponse(_Body):
+    items: list[Session]
+    next_cursor: str | None = None
+
+
+class WhoAmI(_Body):
+    kind: str
+    project_id: str | None
+    user: str | None = None
+    role: str | None = None
+    event_id: str | None = None
+
+
+class ProjectList(_Body):
+    items: list[Project]
+
+
+class EventList(_Body):
+    items: list[Event]
+
+
+class ExperienceList(_Body):
+    items: list[Experience]
+
+
+REQUEST_BODIES: tuple[type[BaseModel], ...] = (
+    CreateSessionBody,
+    UpdateSessionProgressBody,
+    AbandonSessionBody,
+    FailSessionBody,
+)
+
+
+def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads ``model`` as its JSON body."""
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Add the request body schemas to the generated document's components."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            _, definitions = models_json_schema(
+                [(model, "validation") for model in REQUEST_BODIES],
+                by_alias=True,
+                ref_template="#/components/schemas/{model}",
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in definitions.get("$defs", {}).items():
+                components.setdefault(name, definition)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
