@@ -29,7 +29,6 @@ def init_sentry(settings: Settings, **options: Any) -> bool:
         dsn=settings.sentry_dsn,
         environment=settings.sentry_environment,
         release=f"session-runtime@{__version__}",
-        send_default_pii=False,
         traces_sample_rate=0.0,
         **options,
     )

@@ -33,13 +33,23 @@ class SessionRuntime:
 
     @classmethod
     def sqlite(
-        cls, path: str | Path, *, synchronous: Synchronous = "FULL", clock: Clock = utc_now
+        cls,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        busy_timeout_ms: int = 5000,
+        clock: Clock = utc_now,
     ) -> SessionRuntime:
-        return cls(SqliteStore(path, synchronous=synchronous), clock=clock)
+        store = SqliteStore(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        return cls(store, clock=clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionRuntime:
-        return cls.sqlite(settings.database_path, synchronous=settings.synchronous)
+        return cls.sqlite(
+            settings.database_path,
+            synchronous=settings.synchronous,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
 
     async def open(self) -> None:
         await self.store.open()

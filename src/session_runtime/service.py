@@ -170,12 +170,13 @@ class SessionService:
 
     async def authenticate(self, token: str | None) -> Principal:
         """The principal a bearer token stands for; ``UnauthenticatedError`` otherwise."""
-        if not token:
-            raise UnauthenticatedError("a bearer token is required")
-        record = await self.store.find_token(hash_token(token))
-        if record is None or record.is_revoked:
-            raise UnauthenticatedError("the token is unknown or revoked")
-        return record.principal()
+        with self._operation("authenticate"):
+            if not token:
+                raise UnauthenticatedError("a bearer token is required")
+            record = await self.store.find_token(hash_token(token))
+            if record is None or record.is_revoked:
+                raise UnauthenticatedError("the token is unknown or revoked")
+            return record.principal()
 
     async def create_member_token(
         self, principal: Principal, project_id: str, *, user: str, role: Role | str

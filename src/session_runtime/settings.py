@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         description="FULL: every acknowledged write survives power loss. NORMAL: faster; "
         "survives a process crash but may lose the last commits on power loss.",
     )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="How long a write waits for a lock another process holds before failing "
+        "with UNAVAILABLE.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the server listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the server listens on.")
     max_body_bytes: int = Field(

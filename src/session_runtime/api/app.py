@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
@@ -26,8 +27,15 @@ the body `{"error": {"code", "message", "details"}}`.
 """
 
 
-def create_app(settings: Settings | None = None, runtime: SessionRuntime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    runtime: SessionRuntime | None = None,
+    *,
+    sentry_options: dict[str, Any] | None = None,
+) -> FastAPI:
     """Build the app; it opens ``runtime`` on startup and closes it on shutdown.
+
+    ``sentry_options`` go to ``sentry_sdk.init`` when ``settings.sentry_dsn`` is set.
 
     >>> app = create_app(Settings(database_path="var/demo.db"))   # doctest: +SKIP
     >>> uvicorn.run(app)                                          # doctest: +SKIP
@@ -36,7 +44,7 @@ def create_app(settings: Settings | None = None, runtime: SessionRuntime | None 
     runtime = runtime or SessionRuntime.from_settings(settings)
     metrics = Metrics()
     runtime.service.observers.append(metrics.observe)
-    if init_sentry(settings):
+    if init_sentry(settings, **(sentry_options or {})):
         runtime.service.observers.append(report_to_sentry)
 
     @asynccontextmanager

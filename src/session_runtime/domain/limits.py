@@ -67,7 +67,7 @@ def check_json_field(name: str, value: Mapping[str, Any]) -> None:
         elif kind is int:
             if not _INT64_MIN <= node <= _INT64_MAX:
                 raise ValidationError.at(format_path(path), "integer does not fit in 64 bits")
-        elif kind is dict or (kind is not list and isinstance(node, Mapping)):
+        elif kind is dict or (kind is not list and isinstance(node, dict)):
             if node and depth >= MAX_DEPTH:
                 raise ValidationError.at(
                     format_path(path), f"fields nest deeper than {MAX_DEPTH} levels"
