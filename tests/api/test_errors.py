@@ -262,6 +262,7 @@ def test_storage_outage_is_unavailable(seeded: Seed, tmp_path: Any) -> None:
         data = server.call(seed(server.service))
         with httpx.Client(base_url=server.base_url) as http:
             server.call(server.runtime.store.close())
+            assert_error(http.get("/readyz"), 503, "UNAVAILABLE")
             response = http.post(
                 f"/v1/projects/{data.project_id}/sessions",
                 json=data.session_body(),

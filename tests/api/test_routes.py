@@ -185,6 +185,7 @@ def test_health_metrics_and_openapi(
     http: httpx.Client, seeded: Seed, server: RunningServer
 ) -> None:
     assert http.get("/healthz").json()["status"] == "ok"
+    assert http.get("/readyz").json()["status"] == "ready"
     create(http, seeded)
     metrics = http.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")

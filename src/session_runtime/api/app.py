@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.responses import Response
 
 from .. import __version__
@@ -14,7 +14,7 @@ from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
 from . import routes, streams, websocket
-from .errors import install_error_handlers
+from .errors import error_responses, install_error_handlers
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .responses import JSONBytesResponse
 from .schemas import install_openapi
@@ -70,10 +70,19 @@ def create_app(
     app.include_router(streams.router)
     app.include_router(websocket.router)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and storage check")
-    async def healthz(request: Request) -> dict[str, str]:
-        await runtime.store.list_projects()
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: storage answers",
+        responses=error_responses("UNAVAILABLE"),
+    )
+    async def readyz() -> dict[str, str]:
+        await runtime.store.get_project("")
+        return {"status": "ready", "version": __version__}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def prometheus_metrics() -> Response:
