@@ -24,7 +24,7 @@ import orjson
 
 from session_runtime import SYSTEM, SessionRuntime
 from session_runtime.domain.timestamps import to_micros, utc_now
-from session_runtime.storage.sqlite import SESSION_COLUMNS
+from session_runtime.storage.sqlite_rows import SESSION_COLUMNS
 
 
 async def _seed(runtime: SessionRuntime, sessions: int) -> tuple[str, list[str]]:

@@ -1,0 +1,117 @@
+"""Rows of the SQLite schema to domain values and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+
+from ..domain.auth import Role
+from ..domain.limits import check_stored_size
+from ..domain.models import ConfigSource, Mode, Session, SessionStatus
+from ..domain.timestamps import from_micros, to_micros
+from ..domain.tokens import TokenKind, TokenRecord
+
+SESSION_COLUMNS: Final = (
+    "id, project_id, event_id, experience_id, mode, config_source, status, "
+    "current_step_index, inputs, outputs, created_by, created_at, updated_at, "
+    "completed_at, end_reason, version"
+)
+INPUTS_COLUMN, OUTPUTS_COLUMN = 8, 9
+TOKEN_COLUMNS: Final = (
+    "id, project_id, kind, token_hash, user, role, event_id, created_at, revoked_at"
+)
+PART_COLUMNS: Final = "id, project_id, name, created_at"
+
+_MODES = {mode.value: mode for mode in Mode}
+_CONFIG_SOURCES = {source.value: source for source in ConfigSource}
+_STATUSES = {status.value: status for status in SessionStatus}
+
+
+def session_from_row(row: Sequence[Any]) -> Session:
+    return Session.trusted(
+        id=row[0],
+        project_id=row[1],
+        event_id=row[2],
+        experience_id=row[3],
+        mode=_MODES[row[4]],
+        config_source=_CONFIG_SOURCES[row[5]],
+        status=_STATUSES[row[6]],
+        current_step_index=row[7],
+        inputs=orjson.loads(row[8]),
+        outputs=orjson.loads(row[9]),
+        created_by=row[10],
+        created_at=from_micros(row[11]),
+        updated_at=from_micros(row[12]),
+        completed_at=None if row[13] is None else from_micros(row[13]),
+        end_reason=row[14],
+        version=row[15],
+    )
+
+
+def session_to_row(session: Session, inputs_json: str, outputs_json: str) -> tuple[Any, ...]:
+    """The values of ``SESSION_COLUMNS``, in order, with the JSON columns already encoded."""
+    return (
+        session.id,
+        session.project_id,
+        session.event_id,
+        session.experience_id,
+        session.mode.value,
+        session.config_source.value,
+        session.status.value,
+        session.current_step_index,
+        inputs_json,
+        outputs_json,
+        session.created_by,
+        to_micros(session.created_at),
+        to_micros(session.updated_at),
+        micros_or_none(session.completed_at),
+        session.end_reason,
+        session.version,
+    )
+
+
+def token_from_row(row: Sequence[Any]) -> TokenRecord:
+    return TokenRecord(
+        id=row[0],
+        project_id=row[1],
+        kind=TokenKind(row[2]),
+        token_hash=row[3],
+        user=row[4],
+        role=None if row[5] is None else Role(row[5]),
+        event_id=row[6],
+        created_at=from_micros(row[7]),
+        revoked_at=None if row[8] is None else from_micros(row[8]),
+    )
+
+
+def token_to_row(token: TokenRecord) -> tuple[Any, ...]:
+    return (
+        token.id,
+        token.project_id,
+        token.kind.value,
+        token.token_hash,
+        token.user,
+        None if token.role is None else token.role.value,
+        token.event_id,
+        to_micros(token.created_at),
+        micros_or_none(token.revoked_at),
+    )
+
+
+def part_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """An event or an experience, as keyword arguments for its model."""
+    return {"id": row[0], "project_id": row[1], "name": row[2], "created_at": from_micros(row[3])}
+
+
+def micros_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else to_micros(moment)
+
+
+def encode_checked(inputs: Any, outputs: Any) -> tuple[str, str]:
+    """Encode both JSON columns, refusing a session that would pass the size limit."""
+    inputs_json, outputs_json = orjson.dumps(inputs), orjson.dumps(outputs)
+    check_stored_size(inputs_json, outputs_json)
+    return inputs_json.decode(), outputs_json.decode()
