@@ -11,52 +11,33 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import logging
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pydantic
 
+from .catalog_service import CatalogOperations
 from .domain.auth import (
     Guest,
-    Member,
     Principal,
-    Role,
     authorize_create,
     authorize_own_session,
-    authorize_project_admin,
     authorize_project_read,
     authorize_project_write,
     authorize_session_read,
 )
-from .domain.errors import (
-    FailedPreconditionError,
-    NotFoundError,
-    PermissionDeniedError,
-    SessionRuntimeError,
-    UnauthenticatedError,
-    ValidationError,
-)
+from .domain.cursor import decode_cursor, encode_cursor
+from .domain.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
 from .domain.limits import check_json_field
 from .domain.merge import deep_merge
 from .domain.models import (
     AbandonSessionInput,
     CompleteSessionInput,
-    CreateEventInput,
-    CreateExperienceInput,
-    CreateProjectInput,
     CreateSessionInput,
     CreateSessionResult,
-    Event,
-    Experience,
     FailSessionInput,
     ListSessionsInput,
-    Project,
     Session,
     SessionPage,
     SessionStatus,
@@ -64,80 +45,22 @@ from .domain.models import (
 )
 from .domain.ports import ChangeFeed, SessionQuery, Store
 from .domain.state import check_progress_allowed, needs_transition
-from .domain.timestamps import from_micros, to_micros, utc_now
-from .domain.tokens import TokenKind, TokenRecord, hash_token, new_id, new_secret
+from .domain.timestamps import utc_now
+from .domain.tokens import new_id
+from .operations import Observer, OperationRecord, parse_input
 from .subscriptions import ProjectSubscription, SessionSubscription
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "Clock",
+    "Observer",
+    "OperationRecord",
+    "SessionService",
+    "decode_cursor",
+    "encode_cursor",
+    "parse_input",
+]
 
-ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class OperationRecord:
-    """What an observer (metrics, error tracking) learns about every operation."""
-
-    action: str
-    seconds: float
-    error: BaseException | None = None
-
-    @property
-    def outcome(self) -> str:
-        if self.error is None:
-            return "ok"
-        if isinstance(self.error, SessionRuntimeError):
-            return self.error.code
-        return "INTERNAL"
-
-
-Observer = Callable[[OperationRecord], None]
-
-
-class _Operation:
-    """Times one operation, logs it and tells the observers how it ended."""
-
-    __slots__ = ("action", "observers", "started")
-
-    def __init__(self, action: str, observers: list[Observer]) -> None:
-        self.action = action
-        self.observers = observers
-        self.started = 0.0
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object
-    ) -> None:
-        record = OperationRecord(self.action, time.perf_counter() - self.started, error)
-        if error is not None:
-            logger.info("%s failed: %s", self.action, record.outcome)
-        for observer in self.observers:
-            observer(record)
-
-
-def parse_input(model: type[ModelT], data: ModelT | Mapping[str, Any]) -> ModelT:
-    """Validate ``data`` into ``model``, turning pydantic's errors into ``ValidationError``."""
-    if type(data) is not dict:
-        if isinstance(data, model):
-            return data
-        if not isinstance(data, Mapping):
-            raise ValidationError.at("$", "the input must be an object")
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as exc:
-        problems = [
-            {
-                "path": ".".join(str(part) for part in error["loc"]) or "$",
-                "message": error["msg"],
-            }
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
-        summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:3])
-        raise ValidationError(f"invalid input: {summary}", details=problems) from None
-
-
 _SessionRef = str | Mapping[str, Any]
 
 
@@ -145,8 +68,9 @@ def _session_ref(data: _SessionRef | pydantic.BaseModel) -> Any:
     return {"sessionId": data} if isinstance(data, str) else data
 
 
-class SessionService:
-    """Every session operation, over any ``Store`` and ``ChangeFeed``."""
+class SessionService(CatalogOperations):
+    """Every session operation (and, inherited, the catalog's), over a ``Store`` and a
+    ``ChangeFeed``."""
 
     def __init__(
         self,
@@ -156,177 +80,11 @@ class SessionService:
         clock: Clock = utc_now,
         observers: tuple[Observer, ...] = (),
     ) -> None:
+        super().__init__()
         self.store = store
         self.feed = feed
         self.clock = clock
         self.observers = list(observers)
-        # The catalog never loses a record, so a triple seen once stays valid.
-        self._known_catalog: set[tuple[str, str, str]] = set()
-
-    def _operation(self, action: str) -> _Operation:
-        return _Operation(action, self.observers)
-
-    # -- identity -------------------------------------------------------------------------
-
-    async def authenticate(self, token: str | None) -> Principal:
-        """The principal a bearer token stands for; ``UnauthenticatedError`` otherwise."""
-        with self._operation("authenticate"):
-            if not token:
-                raise UnauthenticatedError("a bearer token is required")
-            record = await self.store.find_token(hash_token(token))
-            if record is None or record.is_revoked:
-                raise UnauthenticatedError("the token is unknown or revoked")
-            return record.principal()
-
-    async def create_member_token(
-        self, principal: Principal, project_id: str, *, user: str, role: Role | str
-    ) -> tuple[TokenRecord, str]:
-        """A token for a member of the project. The secret is returned once, never stored."""
-        with self._operation("create_token"):
-            authorize_project_admin(principal, project_id)
-            if not user or len(user) > 200:
-                raise ValidationError.at("user", "must be 1 to 200 characters")
-            try:
-                role = Role(role)
-            except ValueError:
-                raise ValidationError.at("role", "must be owner, editor or viewer") from None
-            await self._require_project(project_id)
-            return await self._issue_token(project_id, TokenKind.MEMBER, user=user, role=role)
-
-    async def create_guest_token(
-        self, principal: Principal, project_id: str, *, event_id: str | None = None
-    ) -> tuple[TokenRecord, str]:
-        """A guest token (a kiosk, a join link), optionally bound to one event."""
-        with self._operation("create_token"):
-            authorize_project_admin(principal, project_id)
-            await self._require_project(project_id)
-            if event_id is not None and await self.store.get_event(project_id, event_id) is None:
-                raise NotFoundError.of("event", event_id)
-            return await self._issue_token(project_id, TokenKind.GUEST, event_id=event_id)
-
-    async def _issue_token(
-        self,
-        project_id: str,
-        kind: TokenKind,
-        *,
-        user: str | None = None,
-        role: Role | None = None,
-        event_id: str | None = None,
-    ) -> tuple[TokenRecord, str]:
-        secret = new_secret()
-        record = TokenRecord(
-            id=new_id(),
-            project_id=project_id,
-            kind=kind,
-            token_hash=hash_token(secret),
-            created_at=self.clock(),
-            user=user,
-            role=role,
-            event_id=event_id,
-        )
-        await self.store.insert_token(record)
-        return record, secret
-
-    async def list_tokens(self, principal: Principal, project_id: str) -> list[TokenRecord]:
-        with self._operation("list_tokens"):
-            authorize_project_admin(principal, project_id)
-            return await self.store.list_tokens(project_id)
-
-    async def revoke_token(self, principal: Principal, token_id: str) -> TokenRecord:
-        """Revoke a token at once; revoking twice is harmless."""
-        with self._operation("revoke_token"):
-            if isinstance(principal, Member | Guest):
-                tokens = await self.store.list_tokens(principal.project_id)
-                if not any(token.id == token_id for token in tokens):
-                    raise NotFoundError.of("token", token_id)
-                authorize_project_admin(principal, principal.project_id)
-            record = await self.store.revoke_token(token_id, self.clock())
-            if record is None:
-                raise NotFoundError.of("token", token_id)
-            return record
-
-    # -- catalog --------------------------------------------------------------------------
-
-    async def create_project(
-        self, principal: Principal, data: CreateProjectInput | Mapping[str, Any]
-    ) -> Project:
-        with self._operation("create_project"):
-            parsed = parse_input(CreateProjectInput, data)
-            authorize_project_admin(principal, None)
-            project = Project(id=parsed.id or new_id(), name=parsed.name, created_at=self.clock())
-            await self.store.insert_project(project)
-            return project
-
-    async def list_projects(self, principal: Principal) -> list[Project]:
-        with self._operation("list_projects"):
-            projects = await self.store.list_projects()
-            if isinstance(principal, Member | Guest):
-                return [p for p in projects if p.id == principal.project_id]
-            return projects
-
-    async def get_project(self, principal: Principal, project_id: str) -> Project:
-        with self._operation("get_project"):
-            authorize_project_read(principal, project_id)
-            return await self._require_project(project_id)
-
-    async def create_event(
-        self, principal: Principal, data: CreateEventInput | Mapping[str, Any]
-    ) -> Event:
-        with self._operation("create_event"):
-            parsed = parse_input(CreateEventInput, data)
-            authorize_project_admin(principal, parsed.project_id)
-            await self._require_project(parsed.project_id)
-            event = Event(
-                id=parsed.id or new_id(),
-                project_id=parsed.project_id,
-                name=parsed.name,
-                created_at=self.clock(),
-            )
-            await self.store.insert_event(event)
-            return event
-
-    async def list_events(self, principal: Principal, project_id: str) -> list[Event]:
-        with self._operation("list_events"):
-            authorize_project_read(principal, project_id)
-            return await self.store.list_events(project_id)
-
-    async def create_experience(
-        self, principal: Principal, data: CreateExperienceInput | Mapping[str, Any]
-    ) -> Experience:
-        with self._operation("create_experience"):
-            parsed = parse_input(CreateExperienceInput, data)
-            authorize_project_admin(principal, parsed.project_id)
-            await self._require_project(parsed.project_id)
-            experience = Experience(
-                id=parsed.id or new_id(),
-                project_id=parsed.project_id,
-                name=parsed.name,
-                created_at=self.clock(),
-            )
-            await self.store.insert_experience(experience)
-            return experience
-
-    async def list_experiences(self, principal: Principal, project_id: str) -> list[Experience]:
-        with self._operation("list_experiences"):
-            authorize_project_read(principal, project_id)
-            return await self.store.list_experiences(project_id)
-
-    async def _require_project(self, project_id: str) -> Project:
-        project = await self.store.get_project(project_id)
-        if project is None:
-            raise NotFoundError.of("project", project_id)
-        return project
-
-    async def _check_catalog(self, data: CreateSessionInput) -> None:
-        triple = (data.project_id, data.event_id, data.experience_id)
-        if triple in self._known_catalog:
-            return
-        await self._require_project(data.project_id)
-        if await self.store.get_event(data.project_id, data.event_id) is None:
-            raise NotFoundError.of("event", data.event_id)
-        if await self.store.get_experience(data.project_id, data.experience_id) is None:
-            raise NotFoundError.of("experience", data.experience_id)
-        self._known_catalog.add(triple)
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -557,21 +315,3 @@ def _check_version(current: Session, expected_version: int | None) -> None:
             f"the session is at version {current.version}, not {expected_version}",
             details={"version": current.version, "expected": expected_version},
         )
-
-
-def encode_cursor(session: Session) -> str:
-    """An opaque keyset position: the last item's creation time and id."""
-    raw = f"{to_micros(session.created_at)}:{session.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        micros_text, session_id = raw.split(":", 1)
-        moment = from_micros(int(micros_text))
-        if not session_id:
-            raise ValueError("empty id")
-    except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError, OSError):
-        raise ValidationError.at("cursor", "not a cursor this server issued") from None
-    return moment, session_id

@@ -1,0 +1,81 @@
+"""What every operation shares: input validation, timing, logging and observers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pydantic
+
+from .domain.errors import SessionRuntimeError, ValidationError
+
+logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRecord:
+    """What an observer (metrics, error tracking) learns about every operation."""
+
+    action: str
+    seconds: float
+    error: BaseException | None = None
+
+    @property
+    def outcome(self) -> str:
+        if self.error is None:
+            return "ok"
+        if isinstance(self.error, SessionRuntimeError):
+            return self.error.code
+        return "INTERNAL"
+
+
+Observer = Callable[[OperationRecord], None]
+
+
+class Operation:
+    """Times one operation, logs it and tells the observers how it ended."""
+
+    __slots__ = ("action", "observers", "started")
+
+    def __init__(self, action: str, observers: list[Observer]) -> None:
+        self.action = action
+        self.observers = observers
+        self.started = 0.0
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object
+    ) -> None:
+        record = OperationRecord(self.action, time.perf_counter() - self.started, error)
+        if error is not None:
+            logger.info("%s failed: %s", self.action, record.outcome)
+        for observer in self.observers:
+            observer(record)
+
+
+def parse_input(model: type[ModelT], data: ModelT | Mapping[str, Any]) -> ModelT:
+    """Validate ``data`` into ``model``, turning pydantic's errors into ``ValidationError``."""
+    if type(data) is not dict:
+        if isinstance(data, model):
+            return data
+        if not isinstance(data, Mapping):
+            raise ValidationError.at("$", "the input must be an object")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = [
+            {
+                "path": ".".join(str(part) for part in error["loc"]) or "$",
+                "message": error["msg"],
+            }
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:3])
+        raise ValidationError(f"invalid input: {summary}", details=problems) from None
