@@ -1,0 +1,49 @@
+"""The options that many commands share, so that each reads and helps the same everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..domain.models import Mode, SessionStatus
+
+DatabaseOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--database",
+        "-d",
+        help="The SQLite database file "
+        "(default: $SESSION_RUNTIME_DATABASE_PATH or ./var/session-runtime.db)",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON for scripts instead of text for people.")
+]
+ProjectOption = Annotated[str, typer.Option("--project", "-p", help="The project's id.")]
+
+EventFilter = Annotated[
+    str | None, typer.Option("--event", help="Only this event's sessions.", show_default=False)
+]
+ExperienceFilter = Annotated[
+    str | None,
+    typer.Option("--experience", help="Only this experience's sessions.", show_default=False),
+]
+StatusFilter = Annotated[
+    SessionStatus | None,
+    typer.Option("--status", help="Only sessions in this status.", show_default=False),
+]
+ModeFilter = Annotated[
+    Mode | None, typer.Option("--mode", help="Only sessions of this mode.", show_default=False)
+]
+
+
+def session_filters(
+    event: str | None, experience: str | None, status: SessionStatus | None, mode: Mode | None
+) -> dict[str, Any]:
+    """The ``list_sessions`` filters that were given, by their JSON names."""
+    filters = {"eventId": event, "experienceId": experience, "status": status, "mode": mode}
+    return {name: value for name, value in filters.items() if value is not None}

@@ -1,0 +1,237 @@
+"""``sessions``: list, show, watch live and export the sessions of a project."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from .. import SYSTEM
+from ..domain.models import ListSessionsInput, Session, SessionPage, SessionStatus
+from ..service import SessionService
+from .console import out, print_hint, print_json, short_time, table
+from .errors import EXIT_INTERRUPTED, CliError, command
+from .export import export_sessions
+from .options import (
+    DatabaseOption,
+    EventFilter,
+    ExperienceFilter,
+    JsonOption,
+    ModeFilter,
+    ProjectOption,
+    StatusFilter,
+    session_filters,
+)
+from .runner import run
+
+sessions_app = typer.Typer(
+    help="List, show, watch and export the sessions of a project.", no_args_is_help=True
+)
+
+SessionArgument = Annotated[str, typer.Argument(metavar="SESSION_ID", help="The session's id.")]
+SHORT_TEXT = 60
+
+
+def shorten(text: str, width: int = SHORT_TEXT) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def summarize(values: dict[str, Any]) -> str:
+    """``name="Ada", age=3``: a line's worth of an object, each value as compact JSON."""
+    return shorten(
+        ", ".join(f"{key}={orjson.dumps(value).decode()}" for key, value in values.items())
+    )
+
+
+@command(sessions_app, "list")
+def list_sessions(
+    project: ProjectOption,
+    event: EventFilter = None,
+    experience: ExperienceFilter = None,
+    status: StatusFilter = None,
+    mode: ModeFilter = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many sessions.")] = 50,
+    cursor: Annotated[
+        str | None,
+        typer.Option(help="Continue after a previous page (its next cursor).", show_default=False),
+    ] = None,
+    database: DatabaseOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List a project's sessions, newest first, as a table (an array of sessions with --json).
+
+    When more match than --limit, the cursor of the next page is printed on stderr. To get
+    every matching session, use [bold]sessions export[/].
+    """
+    query = {**session_filters(event, experience, status, mode), "limit": limit, "cursor": cursor}
+
+    async def list_page(service: SessionService) -> tuple[SessionPage, dict[str, str]]:
+        await service.get_project(SYSTEM, project)  # NOT_FOUND rather than an empty list
+        page = await service.list_sessions(SYSTEM, project, ListSessionsInput.model_validate(query))
+        names = {e.id: e.name for e in await service.list_events(SYSTEM, project)}
+        names.update({x.id: x.name for x in await service.list_experiences(SYSTEM, project)})
+        return page, names
+
+    page, names = run(database, list_page)
+    if json_output:
+        print_json([session.to_json() for session in page.items])
+    elif not page.items:
+        out().print("No sessions match.")
+    else:
+        rows = table(
+            "session id",
+            "status",
+            "mode",
+            "step",
+            "event",
+            "experience",
+            "updated (UTC)",
+            folding=("event", "experience"),
+        )
+        for session in page.items:
+            rows.add_row(
+                session.id,
+                session.status.value,
+                session.mode.value,
+                str(session.current_step_index),
+                names.get(session.event_id, session.event_id),
+                names.get(session.experience_id, session.experience_id),
+                short_time(session.updated_at),
+            )
+        out().print(rows)
+    if page.next_cursor is not None:
+        print_hint(f"more sessions match: add --cursor {page.next_cursor}")
+
+
+@command(sessions_app, "show")
+def show_session(
+    project: ProjectOption,
+    session_id: SessionArgument,
+    database: DatabaseOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one session: its state, inputs and outputs (the session's JSON with --json)."""
+
+    async def get(service: SessionService) -> Session:
+        return await service.get_session(SYSTEM, project, session_id)
+
+    session = run(database, get)
+    if json_output:
+        print_json(session.to_json())
+        return
+    document = session.to_json()
+    details = Table.grid(padding=(0, 2))
+    details.add_column(style="bold", no_wrap=True)
+    details.add_column(overflow="fold")
+    for key, value in document.items():
+        if key in ("inputs", "outputs"):
+            continue
+        details.add_row(key, "" if value is None else str(value))
+    console = out()
+    console.print(details)
+    for key in ("inputs", "outputs"):
+        console.print(Text(key, style="bold"))
+        console.print(orjson.dumps(document[key], option=orjson.OPT_INDENT_2).decode())
+
+
+def describe_version(session: Session) -> Text:
+    """One line per version: ``v3 09:30:02 completed step 2 inputs: name="Ada"``."""
+    line = Text.assemble(
+        (f"v{session.version}", "bold"),
+        f" {session.updated_at.strftime('%H:%M:%S')} ",
+        (session.status.value, "bold green" if session.status is SessionStatus.ACTIVE else "bold"),
+        f" step {session.current_step_index}",
+    )
+    if session.inputs:
+        line.append(f"  inputs: {summarize(session.inputs)}")
+    if session.outputs:
+        line.append(f"  outputs: {shorten(', '.join(session.outputs))}")
+    if session.end_reason:
+        line.append(f"  reason: {shorten(session.end_reason)}")
+    return line
+
+
+async def follow_session(
+    service: SessionService,
+    project_id: str,
+    session_id: str,
+    *,
+    interval: float,
+    timeout: float | None,
+    on_version: Callable[[Session], None],
+) -> Session:
+    """Poll the session and call ``on_version`` with each new version, until a final status.
+
+    The CLI runs apart from the server, so its in-process change feed never hears of writes:
+    the database is the one place both see.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    seen_version = 0
+    while True:
+        session = await service.get_session(SYSTEM, project_id, session_id)
+        if session.version != seen_version:
+            seen_version = session.version
+            on_version(session)
+        if session.is_final:
+            return session
+        if deadline is not None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise CliError(
+                    f"timed out: session {session_id} is still {session.status.value} "
+                    f"at version {session.version}"
+                )
+            await asyncio.sleep(min(interval, remaining))
+        else:
+            await asyncio.sleep(interval)
+
+
+@command(sessions_app, "watch")
+def watch_session(
+    project: ProjectOption,
+    session_id: SessionArgument,
+    interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between two looks at the database.")
+    ] = 0.5,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0, help="Give up after this many seconds (exit 1).", show_default=False),
+    ] = None,
+    database: DatabaseOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print each version as one JSON line.")
+    ] = False,
+) -> None:
+    """Follow a session live: one line per new version (status, step, inputs in short).
+
+    Ends with exit 0 when the session reaches a final status (completed, abandoned, error),
+    with exit 1 on --timeout; Ctrl-C stops it (exit 130). Polls the database, so it sees the
+    writes of a server running on the same file.
+    """
+    console = out()
+
+    def show(session: Session) -> None:
+        if json_output:
+            print_json(session.to_json())
+        else:
+            console.print(describe_version(session), soft_wrap=True)
+
+    async def watch(service: SessionService) -> Session:
+        return await follow_session(
+            service, project, session_id, interval=interval, timeout=timeout, on_version=show
+        )
+
+    try:
+        run(database, watch)
+    except KeyboardInterrupt:
+        print_hint(f"stopped watching session {session_id}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+command(sessions_app, "export")(export_sessions)
