@@ -22,9 +22,24 @@ def deep_merge(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str,
             current = merged.get(key)
             # A copy even when nothing is stored, so that the result never aliases the patch.
             merged[key] = deep_merge(current if _is_object(current) else {}, value)  # type: ignore[arg-type]
+        elif type(value) is list or type(value) is tuple:
+            merged[key] = _copy_array(value)
         else:
             merged[key] = value
     return merged
+
+
+def _copy_array(items: list[Any] | tuple[Any, ...]) -> list[Any] | tuple[Any, ...]:
+    """A copy of an array from the patch, so that the result never aliases it either."""
+    copied = [
+        deep_merge({}, item)
+        if isinstance(item, Mapping)
+        else _copy_array(item)
+        if type(item) is list or type(item) is tuple
+        else item
+        for item in items
+    ]
+    return copied if type(items) is list else tuple(copied)
 
 
 def _is_object(value: Any) -> bool:

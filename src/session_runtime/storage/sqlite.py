@@ -371,8 +371,6 @@ class SqliteStore:
             inputs, outputs = cached.inputs_json, cached.outputs_json
             if updated.inputs is not current.inputs or updated.outputs is not current.outputs:
                 inputs, outputs = encode_checked(updated.inputs, updated.outputs)
-                # The merge shares lists with the caller's patch: cache what was written instead.
-                updated = updated.evolve(inputs=orjson.loads(inputs), outputs=orjson.loads(outputs))
             conn.execute(
                 "UPDATE sessions SET status = ?, current_step_index = ?, inputs = ?, "
                 "outputs = ?, updated_at = ?, completed_at = ?, end_reason = ?, version = ? "

@@ -1,0 +1,116 @@
+"""Fixtures shared by the whole suite.
+
+- ``clock``: server time under the test's control.
+- ``store_factory``: builds stores of every kind the conformance suite covers. It is the one
+  place that knows the kinds; a new store (PostgreSQL) is one more entry in ``STORE_KINDS`` and
+  one more branch in ``_store_for``.
+- ``runtime`` / ``service``: a ``SessionRuntime`` over a fresh store, opened and closed.
+- ``catalog``, ``callers``, ``new_session``: factories for what an operation needs.
+- ``make_session``: a ``Session`` value for tests that need no store at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from session_runtime import (
+    SYSTEM,
+    Principal,
+    Session,
+    SessionRuntime,
+    SessionService,
+    SessionStatus,
+    SqliteStore,
+)
+
+from .factories import Callers, Catalog, ManualClock, NewSession, StoreFactory, build_catalog
+
+STORE_KINDS = ("sqlite",)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def _store_for(kind: str, directory: Path) -> StoreFactory:
+    """A factory of stores of ``kind`` that all share one database, empty at first."""
+    if kind == "sqlite":
+        path = directory / "sessions.db"
+        return lambda: SqliteStore(path)
+    raise ValueError(f"unknown store kind {kind!r}")
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Builds unopened stores over this test's own database (call it again to reopen)."""
+    return _store_for(request.param, tmp_path)
+
+
+@pytest.fixture
+async def runtime(store_factory: StoreFactory, clock: ManualClock) -> AsyncIterator[SessionRuntime]:
+    async with SessionRuntime(store_factory(), clock=clock) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+def service(runtime: SessionRuntime) -> SessionService:
+    return runtime.service
+
+
+@pytest.fixture
+async def catalog(service: SessionService) -> Catalog:
+    return await build_catalog(service)
+
+
+@pytest.fixture
+def callers(service: SessionService, catalog: Catalog) -> Callers:
+    return Callers(service, catalog)
+
+
+@pytest.fixture
+def new_session(service: SessionService, catalog: Catalog) -> NewSession:
+    """Creates a session through the service (``SYSTEM`` unless told) and returns it."""
+
+    async def create(principal: Principal = SYSTEM, **overrides: Any) -> Session:
+        result = await service.create_session(principal, catalog.session_input(**overrides))
+        return result.session
+
+    return create
+
+
+@pytest.fixture
+def make_session() -> Callable[..., Session]:
+    """Builds a valid ``Session`` value; keyword arguments override the defaults."""
+    ids = itertools.count(1)
+
+    def make(**overrides: Any) -> Session:
+        moment = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+        values: dict[str, Any] = {
+            "id": f"session-{next(ids)}",
+            "project_id": "p1",
+            "event_id": "e1",
+            "experience_id": "x1",
+            "mode": "guest",
+            "config_source": "published",
+            "status": SessionStatus.ACTIVE,
+            "current_step_index": 0,
+            "inputs": {},
+            "outputs": {},
+            "created_by": "user:ada",
+            "created_at": moment,
+            "updated_at": moment,
+            "completed_at": None,
+            "end_reason": None,
+            "version": 1,
+        }
+        values.update(overrides)
+        return Session.model_validate(values)
+
+    return make
