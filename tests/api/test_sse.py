@@ -132,14 +132,13 @@ def test_closing_the_stream_frees_the_subscription(
     session_id = new_session(http, seeded)
     url = f"/v1/projects/{seeded.project_id}/sessions/{session_id}/events"
     feed = server.runtime.feed
-    before = feed.subscriber_count
     with http.stream("GET", url, headers=seeded.headers(seeded.owner)) as stream:
         next(events(stream))
-        assert feed.subscriber_count == before + 1
+        assert feed.subscribers_of(seeded.project_id, session_id) == 1
     deadline = time.monotonic() + 3
-    while feed.subscriber_count != before and time.monotonic() < deadline:
+    while feed.subscribers_of(seeded.project_id, session_id) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert feed.subscriber_count == before
+    assert feed.subscribers_of(seeded.project_id, session_id) == 0
 
 
 def test_a_guest_cannot_follow_another_guests_session(http: httpx.Client, seeded: Seed) -> None:

@@ -64,6 +64,10 @@ class LocalChangeFeed:
     def subscriber_count(self) -> int:
         return sum(map(len, self._by_session.values())) + sum(map(len, self._by_project.values()))
 
+    def subscribers_of(self, project_id: str, session_id: str) -> int:
+        """How many subscribers follow this one session."""
+        return len(self._by_session.get((project_id, session_id), ()))
+
     def publish(self, session: Session) -> None:
         for mailbox in self._by_session.get((session.project_id, session.id), ()):
             mailbox.offer(session)
