@@ -133,7 +133,10 @@ def test_closing_the_stream_frees_the_subscription(
     url = f"/v1/projects/{seeded.project_id}/sessions/{session_id}/events"
     feed = server.runtime.feed
     with http.stream("GET", url, headers=seeded.headers(seeded.owner)) as stream:
-        next(events(stream))
+        # Keep the reader referenced: a discarded generator would close the stream.
+        reader = events(stream)
+        next(reader)
+        time.sleep(0.1)
         assert feed.subscribers_of(seeded.project_id, session_id) == 1
     deadline = time.monotonic() + 3
     while feed.subscribers_of(seeded.project_id, session_id) and time.monotonic() < deadline:

@@ -1,0 +1,295 @@
+"""The session operations as HTTP exchanges, without any I/O (shared by both clients).
+
+Each function returns a :class:`Call`: the request to send, how to read a successful answer, and
+what the answer does to the query cache. ``SessionRuntimeClient`` and
+``AsyncSessionRuntimeClient`` only send it, so the two stay the same by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlencode
+
+import httpx
+import orjson
+import pydantic
+
+from .. import __version__
+from ..domain.errors import SessionRuntimeError, ValidationError
+from ..domain.keys import QueryKey, session_keys
+from ..domain.models import (
+    ConfigSource,
+    CreateSessionResult,
+    MediaReference,
+    Mode,
+    Session,
+    SessionPage,
+    SessionStatus,
+)
+from .cache import QueryCache
+from .errors import error_from_response
+
+ResultT = TypeVar("ResultT", bound=pydantic.BaseModel)
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a request may take to connect, send or read (a stream's reads: ``idle_timeout``)."""
+
+
+def client_headers(token: str) -> dict[str, str]:
+    """The headers every request of a client carries."""
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json",
+        "User-Agent": f"session-runtime-client/{__version__}",
+    }
+
+
+def _no_effect(cache: QueryCache, result: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[ResultT]):
+    """One operation as one HTTP exchange."""
+
+    method: str
+    path: str
+    result_type: type[ResultT]
+    params: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cache_key: QueryKey | None = None
+    """Where a read keeps its answer (``get_session(..., use_cache=True)`` looks there first)."""
+    remember: Callable[[QueryCache, ResultT], None] = _no_effect
+    """What a successful answer does to the cache."""
+
+    def build_request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        headers = dict(self.headers)
+        content = None
+        if self.body is not None:
+            try:
+                content = orjson.dumps(self.body)
+            except orjson.JSONEncodeError as exc:
+                raise ValidationError.at("$", f"cannot be written as JSON: {exc}") from exc
+            headers["Content-Type"] = "application/json"
+        return http.build_request(
+            self.method, self.path, params=self.params, content=content, headers=headers
+        )
+
+    def cached(self, cache: QueryCache) -> ResultT | None:
+        """The answer a fresh cache entry already holds, if any."""
+        if self.cache_key is None:
+            return None
+        value = cache.get_fresh(self.cache_key)
+        return value if isinstance(value, self.result_type) else None
+
+    def finish(self, response: httpx.Response, cache: QueryCache) -> ResultT:
+        """Read a (fully read) response: raise its error, or parse it and update the cache."""
+        if not response.is_success:
+            raise error_from_response(response)
+        try:
+            result = self.result_type.model_validate_json(response.content)
+        except pydantic.ValidationError as exc:
+            raise SessionRuntimeError(
+                f"the server's answer to {self.method} {self.path} does not fit the API",
+                details={"status": response.status_code},
+            ) from exc
+        self.remember(cache, result)
+        return result
+
+
+def segment(name: str, value: str) -> str:
+    """``value`` as one URL path segment.
+
+    An empty id, or one with a ``/`` (which servers decode before routing, even as ``%2F``),
+    would reach another route than the one meant: refused here, before any request.
+    """
+    if not value:
+        raise ValidationError.at(name, "must not be empty")
+    if "/" in value:
+        raise ValidationError.at(name, "must not contain '/'")
+    return quote(value, safe="")
+
+
+def sessions_path(project_id: str) -> str:
+    return f"/v1/projects/{segment('projectId', project_id)}/sessions"
+
+
+def session_path(project_id: str, session_id: str) -> str:
+    return f"{sessions_path(project_id)}/{segment('sessionId', session_id)}"
+
+
+def events_path(project_id: str, session_id: str) -> str:
+    """The server-sent events of one session."""
+    return f"{session_path(project_id, session_id)}/events"
+
+
+def _if_match(expected_version: int | None) -> dict[str, str]:
+    return {} if expected_version is None else {"If-Match": f'"{expected_version}"'}
+
+
+def _after_write(project_id: str, session_id: str) -> Callable[[QueryCache], None]:
+    def invalidate(cache: QueryCache) -> None:
+        cache.invalidate(session_keys.detail(project_id, session_id))
+        cache.invalidate(session_keys.list(project_id))
+
+    return invalidate
+
+
+def _session_write(
+    method: str,
+    path: str,
+    project_id: str,
+    session_id: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> Call[Session]:
+    invalidate = _after_write(project_id, session_id)
+
+    def remember(cache: QueryCache, session: Session) -> None:
+        # Keep the newest value readable, but stale: the next cached read asks the server.
+        cache.set_session(session_keys.detail(project_id, session_id), session)
+        invalidate(cache)
+
+    return Call(
+        method,
+        path,
+        Session,
+        body=body,
+        headers=_if_match(expected_version),
+        remember=remember,
+    )
+
+
+def create_session(
+    project_id: str,
+    *,
+    event_id: str,
+    experience_id: str,
+    mode: Mode | str,
+    config_source: ConfigSource | str,
+) -> Call[CreateSessionResult]:
+    body = {
+        "eventId": event_id,
+        "experienceId": experience_id,
+        "mode": str(mode),
+        "configSource": str(config_source),
+    }
+
+    def remember(cache: QueryCache, result: CreateSessionResult) -> None:
+        cache.set_session(session_keys.detail(project_id, result.session_id), result.session)
+        _after_write(project_id, result.session_id)(cache)
+
+    return Call(
+        "POST", sessions_path(project_id), CreateSessionResult, body=body, remember=remember
+    )
+
+
+def get_session(project_id: str, session_id: str) -> Call[Session]:
+    key = session_keys.detail(project_id, session_id)
+
+    def remember(cache: QueryCache, session: Session) -> None:
+        cache.set_session(key, session)
+
+    return Call(
+        "GET", session_path(project_id, session_id), Session, cache_key=key, remember=remember
+    )
+
+
+def list_sessions(
+    project_id: str,
+    *,
+    event_id: str | None = None,
+    experience_id: str | None = None,
+    status: SessionStatus | str | None = None,
+    mode: Mode | str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Call[SessionPage]:
+    given = {
+        "eventId": event_id,
+        "experienceId": experience_id,
+        "status": status,
+        "mode": mode,
+        "limit": limit,
+        "cursor": cursor,
+    }
+    params = {name: str(value) for name, value in sorted(given.items()) if value is not None}
+    # One entry per listing: the project's list key, then its parameters in a fixed order.
+    key = (*session_keys.list(project_id), urlencode(params))
+
+    def remember(cache: QueryCache, page: SessionPage) -> None:
+        cache.set(key, page)
+
+    return Call(
+        "GET",
+        sessions_path(project_id),
+        SessionPage,
+        params=params,
+        cache_key=key,
+        remember=remember,
+    )
+
+
+def update_session_progress(
+    project_id: str,
+    session_id: str,
+    *,
+    current_step_index: int | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    outputs: Mapping[str, MediaReference] | None = None,
+    expected_version: int | None = None,
+) -> Call[Session]:
+    body: dict[str, Any] = {}
+    if current_step_index is not None:
+        body["currentStepIndex"] = current_step_index
+    if inputs is not None:
+        body["inputs"] = inputs
+    if outputs is not None:
+        body["outputs"] = outputs
+    return _session_write(
+        "PATCH",
+        session_path(project_id, session_id),
+        project_id,
+        session_id,
+        body=body,
+        expected_version=expected_version,
+    )
+
+
+def complete_session(
+    project_id: str, session_id: str, *, expected_version: int | None = None
+) -> Call[Session]:
+    path = f"{session_path(project_id, session_id)}/complete"
+    return _session_write("POST", path, project_id, session_id, expected_version=expected_version)
+
+
+def abandon_session(
+    project_id: str,
+    session_id: str,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Call[Session]:
+    path = f"{session_path(project_id, session_id)}/abandon"
+    body = None if reason is None else {"reason": reason}
+    return _session_write(
+        "POST", path, project_id, session_id, body=body, expected_version=expected_version
+    )
+
+
+def fail_session(
+    project_id: str, session_id: str, reason: str, *, expected_version: int | None = None
+) -> Call[Session]:
+    path = f"{session_path(project_id, session_id)}/fail"
+    return _session_write(
+        "POST",
+        path,
+        project_id,
+        session_id,
+        body={"reason": reason},
+        expected_version=expected_version,
+    )
