@@ -1,0 +1,100 @@
+"""The README's examples run as written, against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from session_runtime.settings import Settings
+
+from .support.server import RunningServer, Seed, running_server, seed
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Seed]]:
+    folder = tmp_path_factory.mktemp("readme")
+    with running_server(Settings(database_path=folder / "readme.db")) as server:
+        yield server, server.call(seed(server.service))
+
+
+def environment(server: RunningServer, data: Seed) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SESSION_RUNTIME_URL": server.base_url,
+        "SESSION_RUNTIME_TOKEN": data.owner,
+        "BASE": server.base_url,
+        "TOKEN": data.owner,
+        "PROJECT": data.project_id,
+        "EVENT": data.event_id,
+        "EXPERIENCE": data.experience_id,
+    }
+
+
+def run_python(code: str, env: dict[str, str], cwd: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_curl_session(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (session,) = [block for block in blocks("bash") if "curl -sf -X POST" in block]
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", session],
+        env=environment(server, data),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.replace("}{", "}\n{").splitlines()]
+    final = answers[-1]
+    assert final["status"] == "completed"
+    assert final["version"] == 4
+    assert final["completedAt"] == final["updatedAt"]
+    assert final["inputs"] == {"profile": {"name": "Ada", "mood": "happy"}}
+
+
+def test_the_sdk_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (example,) = [block for block in blocks("python") if "SessionRuntimeClient(" in block]
+    output = run_python(example, environment(server, data), tmp_path).splitlines()
+    assert output[-2].startswith("3 completed {'answers': {'q1': 'yes'}}")
+    assert output[-1] == "True False None"
+
+
+def test_the_library_example(tmp_path: Path) -> None:
+    (example,) = [block for block in blocks("python") if "SessionRuntime.sqlite(" in block]
+    output = run_python(example, dict(os.environ), tmp_path)
+    assert output.splitlines() == ["3 completed {'name': 'Ada'}"]
+    assert (tmp_path / "var" / "example.db").exists()
+
+
+def test_the_websocket_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (example,) = [block for block in blocks("python") if "/v1/ws" in block]
+    output = run_python(example, environment(server, data), tmp_path).splitlines()
+    assert output == ["{'type': 'authenticated'}", "{'type': 'subscribed', 'id': 'all'}"]
