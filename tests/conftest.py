@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,9 @@ from session_runtime import (
 )
 
 from .factories import Callers, Catalog, ManualClock, NewSession, StoreFactory, build_catalog
+
+# Servers started by tests leave the test process's garbage collector as it is.
+os.environ.setdefault("SESSION_RUNTIME_TUNE_GC", "false")
 
 STORE_KINDS = ("sqlite",)
 

@@ -3,6 +3,7 @@ stands on. ``SessionService`` inherits them, so one object serves every operatio
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,8 @@ from .domain.ports import Store
 from .domain.tokens import TokenKind, TokenRecord, hash_token, new_id, new_secret
 from .operations import Observer, Operation, parse_input
 
+_MAX_CACHED_TOKENS = 10_000
+
 
 class CatalogOperations:
     """Operations on tokens and the catalog, over a ``Store``."""
@@ -37,9 +40,14 @@ class CatalogOperations:
     clock: Callable[[], datetime]
     observers: list[Observer]
 
-    def __init__(self) -> None:
+    def __init__(self, *, token_cache_seconds: float = 0.0) -> None:
         # The catalog never loses a record, so a triple seen once stays valid.
         self._known_catalog: set[tuple[str, str, str]] = set()
+        # Tokens seen valid, by hash, until a deadline: a server checks one on every request.
+        # A revocation through this service takes effect at once; one made by another process
+        # (the CLI) within ``token_cache_seconds``.
+        self.token_cache_seconds = token_cache_seconds
+        self._valid_tokens: dict[str, tuple[Principal, float]] = {}
 
     def _operation(self, action: str) -> Operation:
         return Operation(action, self.observers)
@@ -51,10 +59,20 @@ class CatalogOperations:
         with self._operation("authenticate"):
             if not token:
                 raise UnauthenticatedError("a bearer token is required")
-            record = await self.store.find_token(hash_token(token))
+            token_hash = hash_token(token)
+            cached = self._valid_tokens.get(token_hash)
+            if cached is not None and cached[1] > time.monotonic():
+                return cached[0]
+            record = await self.store.find_token(token_hash)
             if record is None or record.is_revoked:
                 raise UnauthenticatedError("the token is unknown or revoked")
-            return record.principal()
+            principal = record.principal()
+            if self.token_cache_seconds > 0:
+                if len(self._valid_tokens) >= _MAX_CACHED_TOKENS:
+                    self._valid_tokens.clear()
+                deadline = time.monotonic() + self.token_cache_seconds
+                self._valid_tokens[token_hash] = (principal, deadline)
+            return principal
 
     async def create_member_token(
         self, principal: Principal, project_id: str, *, user: str, role: Role | str
@@ -119,6 +137,7 @@ class CatalogOperations:
                     raise NotFoundError.of("token", token_id)
                 authorize_project_admin(principal, principal.project_id)
             record = await self.store.revoke_token(token_id, self.clock())
+            self._valid_tokens.clear()
             if record is None:
                 raise NotFoundError.of("token", token_id)
             return record

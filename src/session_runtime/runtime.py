@@ -26,10 +26,17 @@ class SessionRuntime:
         *,
         clock: Clock = utc_now,
         observers: tuple[Observer, ...] = (),
+        token_cache_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.feed = LocalChangeFeed()
-        self.service = SessionService(store, self.feed, clock=clock, observers=observers)
+        self.service = SessionService(
+            store,
+            self.feed,
+            clock=clock,
+            observers=observers,
+            token_cache_seconds=token_cache_seconds,
+        )
 
     @classmethod
     def sqlite(
@@ -39,9 +46,10 @@ class SessionRuntime:
         synchronous: Synchronous = "FULL",
         busy_timeout_ms: int = 5000,
         clock: Clock = utc_now,
+        token_cache_seconds: float = 0.0,
     ) -> SessionRuntime:
         store = SqliteStore(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
-        return cls(store, clock=clock)
+        return cls(store, clock=clock, token_cache_seconds=token_cache_seconds)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionRuntime:
@@ -49,6 +57,7 @@ class SessionRuntime:
             settings.database_path,
             synchronous=settings.synchronous,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            token_cache_seconds=settings.token_cache_seconds,
         )
 
     async def open(self) -> None:

@@ -79,8 +79,9 @@ class SessionService(CatalogOperations):
         *,
         clock: Clock = utc_now,
         observers: tuple[Observer, ...] = (),
+        token_cache_seconds: float = 0.0,
     ) -> None:
-        super().__init__()
+        super().__init__(token_cache_seconds=token_cache_seconds)
         self.store = store
         self.feed = feed
         self.clock = clock

@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(
         default=1000, ge=1, description="Most subscriptions one WebSocket connection may hold."
     )
+    token_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a server trusts a token it has checked. A revocation made by "
+        "another process (the CLI) takes effect within this time.",
+    )
+    tune_gc: bool = Field(
+        default=True,
+        description="Tune the garbage collector for a long-running server at start-up.",
+    )
     sentry_dsn: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SESSION_RUNTIME_SENTRY_DSN", "SENTRY_DSN", "sentry_dsn"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -269,3 +270,40 @@ def test_storage_outage_is_unavailable(seeded: Seed, tmp_path: Any) -> None:
                 headers=data.headers(data.owner),
             )
             assert_error(response, 503, "UNAVAILABLE")
+
+
+def test_a_revocation_takes_effect_at_once_here_and_soon_from_elsewhere(
+    http: httpx.Client, seeded: Seed, server: RunningServer
+) -> None:
+    from session_runtime import SYSTEM
+    from session_runtime.runtime import SessionRuntime
+
+    service = server.service
+    record, token = server.call(
+        service.create_member_token(SYSTEM, seeded.project_id, user="temp", role="viewer")
+    )
+    assert http.get("/v1/me", headers=seeded.headers(token)).status_code == 200
+    server.call(service.revoke_token(SYSTEM, record.id))
+    assert_error(http.get("/v1/me", headers=seeded.headers(token)), 401, "UNAUTHENTICATED")
+
+    record, token = server.call(
+        service.create_member_token(SYSTEM, seeded.project_id, user="temp2", role="viewer")
+    )
+    assert http.get("/v1/me", headers=seeded.headers(token)).status_code == 200
+
+    async def revoke_elsewhere() -> None:
+        # Another process on the same file, as `session-runtime tokens revoke` is.
+        path = server.app.state.settings.database_path
+        async with SessionRuntime.sqlite(path) as other:
+            await other.service.revoke_token(SYSTEM, record.id)
+
+    import asyncio
+
+    asyncio.run(revoke_elsewhere())
+    limit = server.app.state.settings.token_cache_seconds
+    deadline = time.monotonic() + limit + 3
+    status = 200
+    while status == 200 and time.monotonic() < deadline:
+        status = http.get("/v1/me", headers=seeded.headers(token)).status_code
+        time.sleep(0.1)
+    assert status == 401

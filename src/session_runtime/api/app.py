@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from .. import __version__
 from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
-from . import routes, streams, websocket
+from . import routes, websocket
 from .errors import error_responses, install_error_handlers
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .responses import JSONBytesResponse
 from .schemas import install_openapi
+from .session_routes import SessionRoutes, documented_routes
 
 DESCRIPTION = """\
 Experience sessions, written atomically and pushed live.
@@ -27,12 +30,39 @@ the body `{"error": {"code", "message", "details"}}`.
 """
 
 
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for a long-running server.
+
+    What exists at start-up (modules, the app) is frozen out of every collection, and the
+    young generation is collected less often: the store's session cache and open streams keep
+    many objects alive, and full collections over them cost tens of milliseconds each.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
+class SessionRuntimeApp(FastAPI):
+    """FastAPI, with the routes of one session served before its routing (see
+    ``session_routes``)."""
+
+    session_routes: SessionRoutes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            match = self.session_routes.matches(scope)
+            if match is not None:
+                await self.session_routes(scope, receive, send, match)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     runtime: SessionRuntime | None = None,
     *,
     sentry_options: dict[str, Any] | None = None,
-) -> FastAPI:
+) -> SessionRuntimeApp:
     """Build the app; it opens ``runtime`` on startup and closes it on shutdown.
 
     ``sentry_options`` go to ``sentry_sdk.init`` when ``settings.sentry_dsn`` is set.
@@ -49,13 +79,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.tune_gc:
+            tune_garbage_collector()
         await runtime.open()
         try:
             yield
         finally:
             await runtime.close()
 
-    app = FastAPI(
+    app = SessionRuntimeApp(
         title="session-runtime",
         version=__version__,
         description=DESCRIPTION,
@@ -67,7 +99,6 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(routes.router)
-    app.include_router(streams.router)
     app.include_router(websocket.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
@@ -88,5 +119,11 @@ def create_app(
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    install_openapi(app)
+    app.session_routes = SessionRoutes(
+        runtime.service,
+        metrics,
+        max_body_bytes=settings.max_body_bytes,
+        heartbeat_seconds=settings.heartbeat_seconds,
+    )
+    install_openapi(app, documented_routes.routes)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -39,19 +40,25 @@ async def authenticate(request: Request) -> Principal:
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is ``{}``.
+    """The body of a FastAPI request as a JSON object (see :func:`read_json_chunks`)."""
+    return await read_json_chunks(request.stream(), request.headers.get("content-length"), limit)
+
+
+async def read_json_chunks(
+    chunks: AsyncIterator[bytes], declared_length: str | None, limit: int
+) -> dict[str, Any]:
+    """A body as a JSON object; an empty body is ``{}``.
 
     A body over ``limit`` bytes is refused as soon as that is known: from its
     ``Content-Length`` before anything is read, or while it streams in.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
+    if declared_length is not None:
+        if not declared_length.isdigit():
             raise ValidationError.at("Content-Length", "not a number")
-        if int(declared) > limit:
+        if int(declared_length) > limit:
             raise _too_large(limit)
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in chunks:
         body += chunk
         if len(body) > limit:
             raise _too_large(limit)
@@ -81,9 +88,8 @@ def merge_path_field(body: dict[str, Any], name: str, value: str) -> dict[str, A
     return body
 
 
-def if_match_version(request: Request) -> int | None:
+def if_match_version(header: str | None) -> int | None:
     """The version an ``If-Match`` header requires (``"3"``, ``W/"3"`` or ``3``), or ``None``."""
-    header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
     text = header.strip().removeprefix("W/").strip('"')
@@ -93,8 +99,3 @@ def if_match_version(request: Request) -> int | None:
             details={"ifMatch": header[:100]},
         )
     return int(text)
-
-
-def last_event_version(request: Request) -> int:
-    header = request.headers.get("last-event-id", "").strip()
-    return int(header) if header.isdigit() and len(header) < 19 else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -17,9 +18,24 @@ class JSONBytesResponse(Response):
         return orjson.dumps(content)
 
 
+_RECENT_JSON: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+_RECENT_JSON_SIZE = 4096
+
+
 def session_json(session: Session) -> bytes:
-    """The session's camelCase JSON document."""
-    return session.__pydantic_serializer__.to_json(session, by_alias=True)
+    """The session's camelCase JSON document.
+
+    A version of a session never changes, so its JSON is kept for a while: a change fanned out
+    to many subscribers is encoded once.
+    """
+    key = (session.id, session.version)
+    encoded = _RECENT_JSON.get(key)
+    if encoded is None:
+        encoded = session.__pydantic_serializer__.to_json(session, by_alias=True)
+        _RECENT_JSON[key] = encoded
+        if len(_RECENT_JSON) > _RECENT_JSON_SIZE:
+            _RECENT_JSON.popitem(last=False)
+    return encoded
 
 
 def etag(session: Session) -> str:

@@ -4,40 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.security import HTTPBearer
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from ..domain.auth import Guest, Member, Principal, System
+from ..domain.auth import Guest, Member, System
 from ..domain.models import Mode, Session, SessionStatus
 from .errors import error_responses
 from .http import (
     authenticate,
-    if_match_version,
     merge_path_field,
     read_json_object,
     service_of,
 )
-from .responses import session_json, session_response
+from .responses import session_json
 from .schemas import (
-    AbandonSessionBody,
     CreateSessionBody,
     CreateSessionResponse,
     EventList,
     ExperienceList,
-    FailSessionBody,
     ProjectList,
     SessionListResponse,
-    UpdateSessionProgressBody,
     WhoAmI,
     json_body,
 )
 
-# Documents the bearer scheme in OpenAPI; the token itself is checked by `authenticate`.
-_bearer = HTTPBearer(auto_error=False, description="A member or guest token.")
-
-router = APIRouter(prefix="/v1", dependencies=[Depends(_bearer)])
-PrincipalDep = Annotated[Principal, Depends(authenticate)]
+# Every handler authenticates first, in its own body: a FastAPI dependency would cost more per
+# request than the check itself. `install_openapi` documents the bearer scheme.
+router = APIRouter(prefix="/v1")
 
 _AUTH = ("UNAUTHENTICATED", "PERMISSION_DENIED", "UNAVAILABLE")
 _READ = (*_AUTH, "NOT_FOUND")
@@ -64,7 +57,8 @@ def _max_body(request: Request) -> int:
     responses=error_responses(*_AUTH),
     summary="Who the token stands for",
 )
-async def who_am_i(principal: PrincipalDep) -> WhoAmI:
+async def who_am_i(request: Request) -> WhoAmI:
+    principal = await authenticate(request)
     if isinstance(principal, Member):
         return WhoAmI(
             kind="member",
@@ -79,8 +73,9 @@ async def who_am_i(principal: PrincipalDep) -> WhoAmI:
 
 
 @router.get("/projects", response_model=ProjectList, responses=error_responses(*_AUTH))
-async def list_projects(request: Request, principal: PrincipalDep) -> ProjectList:
+async def list_projects(request: Request) -> ProjectList:
     """The projects this token may see (a member's or guest's own)."""
+    principal = await authenticate(request)
     return ProjectList(items=await service_of(request).list_projects(principal))
 
 
@@ -89,7 +84,8 @@ async def list_projects(request: Request, principal: PrincipalDep) -> ProjectLis
     response_model=EventList,
     responses=error_responses(*_READ),
 )
-async def list_events(request: Request, project_id: str, principal: PrincipalDep) -> EventList:
+async def list_events(request: Request, project_id: str) -> EventList:
+    principal = await authenticate(request)
     return EventList(items=await service_of(request).list_events(principal, project_id))
 
 
@@ -98,9 +94,8 @@ async def list_events(request: Request, project_id: str, principal: PrincipalDep
     response_model=ExperienceList,
     responses=error_responses(*_READ),
 )
-async def list_experiences(
-    request: Request, project_id: str, principal: PrincipalDep
-) -> ExperienceList:
+async def list_experiences(request: Request, project_id: str) -> ExperienceList:
+    principal = await authenticate(request)
     return ExperienceList(items=await service_of(request).list_experiences(principal, project_id))
 
 
@@ -112,8 +107,9 @@ async def list_experiences(
     openapi_extra=json_body(CreateSessionBody),
     summary="Create a session",
 )
-async def create_session(request: Request, project_id: str, principal: PrincipalDep) -> Response:
+async def create_session(request: Request, project_id: str) -> Response:
     """Start a session: ``status=active``, ``currentStepIndex=0``, ``version=1``."""
+    principal = await authenticate(request)
     body = await read_json_object(request, _max_body(request))
     merge_path_field(body, "projectId", project_id)
     result = await service_of(request).create_session(principal, body)
@@ -139,7 +135,6 @@ async def create_session(request: Request, project_id: str, principal: Principal
 async def list_sessions(
     request: Request,
     project_id: str,
-    principal: PrincipalDep,
     event_id: Annotated[str | None, Query(alias="eventId")] = None,
     experience_id: Annotated[str | None, Query(alias="experienceId")] = None,
     status: SessionStatus | None = None,
@@ -148,6 +143,7 @@ async def list_sessions(
     cursor: str | None = None,
 ) -> Response:
     """A page of the project's sessions; pass ``nextCursor`` back as ``cursor`` for the next."""
+    principal = await authenticate(request)
     query = {
         "eventId": event_id,
         "experienceId": experience_id,
@@ -163,92 +159,3 @@ async def list_sessions(
         page.__pydantic_serializer__.to_json(page, by_alias=True),
         media_type="application/json",
     )
-
-
-@router.get(
-    "/projects/{project_id}/sessions/{session_id}",
-    response_model=None,
-    responses={**_SESSION_DOC, **error_responses(*_READ)},
-    summary="Get a session",
-)
-async def get_session(
-    request: Request, project_id: str, session_id: str, principal: PrincipalDep
-) -> Response:
-    """The session, with its version as ``ETag``."""
-    session = await service_of(request).get_session(principal, project_id, session_id)
-    return session_response(session)
-
-
-@router.patch(
-    "/projects/{project_id}/sessions/{session_id}",
-    responses={**_SESSION_DOC, **error_responses(*_WRITE)},
-    openapi_extra=json_body(UpdateSessionProgressBody),
-    summary="Record progress",
-)
-async def update_session_progress(
-    request: Request, project_id: str, session_id: str, principal: PrincipalDep
-) -> Response:
-    """Deep-merge ``inputs`` and ``outputs``; replace ``currentStepIndex``.
-
-    With ``If-Match: "<version>"`` the write happens only if the session is still at that
-    version (else 409 ``FAILED_PRECONDITION``).
-    """
-    body = await read_json_object(request, _max_body(request))
-    merge_path_field(body, "sessionId", session_id)
-    session = await service_of(request).update_session_progress(
-        principal, project_id, body, expected_version=if_match_version(request)
-    )
-    return session_response(session)
-
-
-@router.post(
-    "/projects/{project_id}/sessions/{session_id}/complete",
-    responses={**_SESSION_DOC, **error_responses(*_WRITE)},
-    summary="Complete a session",
-)
-async def complete_session(
-    request: Request, project_id: str, session_id: str, principal: PrincipalDep
-) -> Response:
-    """Mark it completed (``completedAt == updatedAt``). Repeating it is a harmless no-op."""
-    body = await read_json_object(request, _max_body(request))
-    merge_path_field(body, "sessionId", session_id)
-    session = await service_of(request).complete_session(
-        principal, project_id, body, expected_version=if_match_version(request)
-    )
-    return session_response(session)
-
-
-@router.post(
-    "/projects/{project_id}/sessions/{session_id}/abandon",
-    responses={**_SESSION_DOC, **error_responses(*_WRITE)},
-    openapi_extra=json_body(AbandonSessionBody, required=False),
-    summary="Abandon a session",
-)
-async def abandon_session(
-    request: Request, project_id: str, session_id: str, principal: PrincipalDep
-) -> Response:
-    """Mark it abandoned (the guest left), with an optional ``reason``. Safe to retry."""
-    body = await read_json_object(request, _max_body(request))
-    merge_path_field(body, "sessionId", session_id)
-    session = await service_of(request).abandon_session(
-        principal, project_id, body, expected_version=if_match_version(request)
-    )
-    return session_response(session)
-
-
-@router.post(
-    "/projects/{project_id}/sessions/{session_id}/fail",
-    responses={**_SESSION_DOC, **error_responses(*_WRITE)},
-    openapi_extra=json_body(FailSessionBody),
-    summary="Fail a session",
-)
-async def fail_session(
-    request: Request, project_id: str, session_id: str, principal: PrincipalDep
-) -> Response:
-    """Mark it failed (status ``error``) with a ``reason``. Safe to retry."""
-    body = await read_json_object(request, _max_body(request))
-    merge_path_field(body, "sessionId", session_id)
-    session = await service_of(request).fail_session(
-        principal, project_id, body, expected_version=if_match_version(request)
-    )
-    return session_response(session)

@@ -6,6 +6,7 @@ input model; the models here give the OpenAPI document its schemas.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute
 
 from ..domain.models import (
     MAX_REASON_LENGTH,
@@ -113,8 +115,9 @@ def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any
     }
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Add the request body schemas to the generated document's components."""
+def install_openapi(app: FastAPI, extra_routes: Sequence[BaseRoute] = ()) -> None:
+    """Document ``extra_routes`` too (routes served outside FastAPI's routing), the request body
+    schemas, and the bearer scheme."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -122,16 +125,28 @@ def install_openapi(app: FastAPI) -> None:
                 title=app.title,
                 version=app.version,
                 description=app.description,
-                routes=app.routes,
+                routes=[*app.routes, *extra_routes],
             )
             _, definitions = models_json_schema(
                 [(model, "validation") for model in REQUEST_BODIES],
                 by_alias=True,
                 ref_template="#/components/schemas/{model}",
             )
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components = schema.setdefault("components", {})
+            schemas = components.setdefault("schemas", {})
             for name, definition in definitions.get("$defs", {}).items():
-                components.setdefault(name, definition)
+                schemas.setdefault(name, definition)
+            components["securitySchemes"] = {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A member or guest token (srt_...).",
+                }
+            }
+            for path, item in schema["paths"].items():
+                if path.startswith("/v1/"):
+                    for operation in item.values():
+                        operation.setdefault("security", [{"bearerAuth": []}])
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -11,92 +11,128 @@ never a backlog). A comment line is sent whenever the stream has been quiet for 
 interval. A reconnect carrying ``Last-Event-ID: <version>`` gets the current snapshot at once
 only if it is newer. When the session reaches a final status the stream sends
 ``event: end`` and closes.
+
+A server holds thousands of these streams at once, so this endpoint is a plain ASGI handler
+called before FastAPI's routing (see ``session_routes``): per stream it keeps one task for the
+stream, one waiting for the client to leave, and the subscription's mailbox, nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from typing import Final
 
 import orjson
-from fastapi import APIRouter, Depends, Request
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..domain.errors import SessionRuntimeError
+from ..service import SessionService
 from ..subscriptions import SessionSubscription
-from .errors import error_responses
-from .http import last_event_version, service_of
+from .http import bearer_token
+from .metrics import Metrics
 from .responses import session_json
-from .routes import PrincipalDep, _bearer
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(_bearer)])
+_STREAM_HEADERS: Final = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),
+]
+_HEARTBEAT: Final = {"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True}
 
 
-class SessionEventStream(Response):
-    """Streams a subscription as SSE; one task per client, plus one that waits for it to leave."""
+async def serve_session_events(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    project_id: str,
+    session_id: str,
+    service: SessionService,
+    metrics: Metrics,
+    heartbeat_seconds: float,
+) -> None:
+    """Authenticate, subscribe, then stream until the session is final or the client leaves."""
+    if scope["method"] not in ("GET", "HEAD"):
+        await _send_error(send, 405, "NOT_FOUND", "the events of a session are read with GET")
+        return
+    authorization = last_event_id = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"last-event-id":
+            last_event_id = value.decode("latin-1")
+    try:
+        principal = await service.authenticate(bearer_token(authorization))
+        subscription = await service.subscribe_session(principal, project_id, session_id)
+    except SessionRuntimeError as error:
+        body = orjson.dumps(error.to_dict())
+        await _send_error(send, error.http_status, error.code, error.message, body)
+        return
+    except Exception:
+        logger.exception("could not open the event stream of %s", session_id)
+        await _send_error(send, 500, "INTERNAL", "an unexpected error occurred")
+        return
+    metrics.subscriptions_opened("sse")
+    try:
+        await _stream(
+            send,
+            receive,
+            subscription,
+            after_version=_version(last_event_id),
+            heartbeat_seconds=heartbeat_seconds,
+        )
+    finally:
+        metrics.subscriptions_closed("sse")
 
-    media_type = "text/event-stream"
 
-    def __init__(
-        self,
-        subscription: SessionSubscription,
-        *,
-        after_version: int,
-        heartbeat_seconds: float,
-        on_close: Callable[[], None] | None = None,
-    ) -> None:
-        # No Response.__init__: it would declare a Content-Length, and a stream has none.
-        self.status_code = 200
-        self.background = None
-        self.raw_headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"no-store"),
-            (b"x-accel-buffering", b"no"),
-        ]
-        self.subscription = subscription
-        self.after_version = after_version
-        self.heartbeat_seconds = heartbeat_seconds
-        self.on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        subscription = self.subscription
-        watcher = asyncio.ensure_future(_close_on_disconnect(receive, subscription))
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            last = None
-            while True:
-                try:
-                    async with asyncio.timeout(self.heartbeat_seconds):
+async def _stream(
+    send: Send,
+    receive: Receive,
+    subscription: SessionSubscription,
+    *,
+    after_version: int,
+    heartbeat_seconds: float,
+) -> None:
+    watcher = asyncio.ensure_future(_close_on_disconnect(receive, subscription))
+    loop = asyncio.get_running_loop()
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": _STREAM_HEADERS})
+        last = None
+        is_open = True
+        while is_open:
+            try:
+                # One timeout per quiet period, pushed back after every event.
+                async with asyncio.timeout(heartbeat_seconds) as quiet:
+                    while True:
                         session = await anext(subscription, None)
-                except TimeoutError:
-                    await send({"type": "http.response.body", "body": b": keep-alive\n\n",
-                                "more_body": True})  # fmt: skip
-                    continue
-                if session is None:
-                    break
-                last = session
-                if session.version <= self.after_version:
-                    continue
-                event = b"id: %d\nevent: snapshot\ndata: %s\n\n" % (
-                    session.version,
-                    session_json(session),
-                )
-                await send({"type": "http.response.body", "body": event, "more_body": True})
-            ending = b""
-            if last is not None and last.is_final:
-                data = orjson.dumps({"status": last.status.value, "version": last.version})
-                ending = b"event: end\ndata: %s\n\n" % data
-            await send({"type": "http.response.body", "body": ending, "more_body": False})
-        except OSError:
-            pass  # the client went away mid-send
-        finally:
-            subscription.close()
-            watcher.cancel()
-            if self.on_close is not None:
-                self.on_close()
+                        if session is None:
+                            is_open = False
+                            break
+                        last = session
+                        if session.version > after_version:
+                            event = b"id: %d\nevent: snapshot\ndata: %s\n\n" % (
+                                session.version,
+                                session_json(session),
+                            )
+                            await send(
+                                {"type": "http.response.body", "body": event, "more_body": True}
+                            )
+                        quiet.reschedule(loop.time() + heartbeat_seconds)
+            except TimeoutError:
+                await send(_HEARTBEAT)
+        ending = b""
+        if last is not None and last.is_final:
+            data = orjson.dumps({"status": last.status.value, "version": last.version})
+            ending = b"event: end\ndata: %s\n\n" % data
+        await send({"type": "http.response.body", "body": ending, "more_body": False})
+    except OSError:
+        pass  # the client went away mid-send
+    finally:
+        subscription.close()
+        watcher.cancel()
 
 
 async def _close_on_disconnect(receive: Receive, subscription: SessionSubscription) -> None:
@@ -107,29 +143,25 @@ async def _close_on_disconnect(receive: Receive, subscription: SessionSubscripti
             return
 
 
-@router.get(
-    "/projects/{project_id}/sessions/{session_id}/events",
-    response_class=SessionEventStream,
-    status_code=200,
-    responses={
-        200: {
-            "description": "A stream of `snapshot` events (id = version), then `end`.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        },
-        **error_responses("UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND", "UNAVAILABLE"),
-    },
-    summary="Follow a session (server-sent events)",
-)
-async def session_events(
-    request: Request, project_id: str, session_id: str, principal: PrincipalDep
-) -> Response:
-    """The current snapshot, then one event per change; resumes with ``Last-Event-ID``."""
-    subscription = await service_of(request).subscribe_session(principal, project_id, session_id)
-    metrics = request.app.state.metrics
-    metrics.subscriptions_opened("sse")
-    return SessionEventStream(
-        subscription,
-        after_version=last_event_version(request),
-        heartbeat_seconds=request.app.state.settings.heartbeat_seconds,
-        on_close=lambda: metrics.subscriptions_closed("sse"),
+def _version(last_event_id: str | None) -> int:
+    """The version a reconnecting client has seen; anything unreadable counts as none."""
+    text = (last_event_id or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 18 else 0
+
+
+async def _send_error(
+    send: Send, status: int, code: str, message: str, body: bytes | None = None
+) -> None:
+    if body is None:
+        body = orjson.dumps({"error": {"code": code, "message": message, "details": None}})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
     )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
