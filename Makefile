@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATABASE ?= var/session-runtime.db
 
-.PHONY: install serve test lint pytest bench clean
+.PHONY: install serve test lint pytest bench clean postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,13 +26,27 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict src
 
-pytest: $(STAMP)
+# The tests start a throwaway PostgreSQL cluster when DATABASE_URL is not set: they need its
+# server programs. On a Debian machine where we are root, install them when they are missing.
+postgres:
+	@if [ -z "$$DATABASE_URL" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+	  else \
+	    echo "PostgreSQL's server programs are needed (Debian: apt-get install postgresql)," \
+	         "or set DATABASE_URL to a database the tests may use"; exit 1; \
+	  fi; \
+	fi
+
+pytest: $(STAMP) postgres
 	$(BIN)/pytest
 
 test: lint pytest
 
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/listing.py
 	$(BIN)/python bench/http.py
 
 clean:

@@ -1,6 +1,7 @@
 """Progress updates per second: the service on SQLite against raw sqlite3 doing the same work.
 
-Run with ``make bench`` (or ``python bench/store.py --updates 20000``). Every figure comes from
+Run with ``make bench`` (or ``python bench/store.py --updates 20000``); it also prints the
+PostgreSQL comparison of ``bench/store_postgres.py``. Every figure comes from
 the same process and the same run, so the ratios hold on a noisy, shared machine; each case
 runs ``--rounds`` times and the best round counts.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import orjson
 
+import store_postgres
 from session_runtime import SYSTEM, SessionRuntime
 from session_runtime.domain.timestamps import to_micros, utc_now
 from session_runtime.storage.sqlite_rows import SESSION_COLUMNS
@@ -149,6 +151,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=64)
     parser.add_argument("--writers", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--postgres-updates", type=int, default=10_000, help="0 skips the PostgreSQL figures"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
@@ -216,6 +221,19 @@ def main() -> None:
     print("| --- | ---: | --- |")
     for name, rate, ratio in rows:
         print(f"| {name} | {rate:,.0f} | {ratio} |")
+    if args.postgres_updates:
+        with store_postgres.postgres_dsn() as dsn:
+            table = store_postgres.rows(
+                dsn,
+                updates=args.postgres_updates,
+                sessions=args.sessions,
+                writers=args.writers,
+                rounds=2,
+            )
+        print(f"\nPostgreSQL, {args.postgres_updates} updates, best of 2 rounds\n")
+        print("| case | updates/s | ratio |")
+        print("| --- | ---: | --- |")
+        print("\n".join(table))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 - ``store_factory``: builds stores of every kind the conformance suite covers. It is the one
   place that knows the kinds; a new store (PostgreSQL) is one more entry in ``STORE_KINDS`` and
   one more branch in ``_store_for``.
+- ``postgres``: the session's PostgreSQL (``DATABASE_URL``, else a throwaway cluster); each
+  test's store gets a schema of its own.
 - ``runtime`` / ``service``: a ``SessionRuntime`` over a fresh store, opened and closed.
 - ``catalog``, ``callers``, ``new_session``: factories for what an operation needs.
 - ``make_session``: a ``Session`` value for tests that need no store at all.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,11 +33,15 @@ from session_runtime import (
 )
 
 from .factories import Callers, Catalog, ManualClock, NewSession, StoreFactory, build_catalog
+from .support.postgres import TEST_DATABASE_VARIABLE, PostgresDatabase, postgres_database
 
 # Servers started by tests leave the test process's garbage collector as it is.
 os.environ.setdefault("SESSION_RUNTIME_TUNE_GC", "false")
+# DATABASE_URL names the PostgreSQL the tests may use; only the `postgres` fixture reads it.
+if "DATABASE_URL" in os.environ:
+    os.environ[TEST_DATABASE_VARIABLE] = os.environ.pop("DATABASE_URL")
 
-STORE_KINDS = ("sqlite",)
+STORE_KINDS = ("sqlite", "postgres")
 
 
 @pytest.fixture
@@ -43,18 +49,29 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-def _store_for(kind: str, directory: Path) -> StoreFactory:
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabase]:
+    """A real PostgreSQL for the whole session: ``DATABASE_URL``, else a throwaway cluster."""
+    with postgres_database() as database:
+        yield database
+
+
+def _store_for(kind: str, directory: Path, request: pytest.FixtureRequest) -> StoreFactory:
     """A factory of stores of ``kind`` that all share one database, empty at first."""
     if kind == "sqlite":
         path = directory / "sessions.db"
         return lambda: SqliteStore(path)
+    if kind == "postgres":
+        # A schema of the test's own; the cluster starts with the first test that needs it.
+        database: PostgresDatabase = request.getfixturevalue("postgres")
+        return database.store_factory()
     raise ValueError(f"unknown store kind {kind!r}")
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Builds unopened stores over this test's own database (call it again to reopen)."""
-    return _store_for(request.param, tmp_path)
+    return _store_for(request.param, tmp_path, request)
 
 
 @pytest.fixture

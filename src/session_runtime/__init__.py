@@ -40,6 +40,7 @@ from .realtime.hub import LocalChangeFeed
 from .runtime import SessionRuntime
 from .service import OperationRecord, SessionService
 from .settings import Settings
+from .storage.postgres import PostgresStore
 from .storage.sqlite import SqliteStore
 from .subscriptions import ProjectSubscription, SessionSubscription
 
@@ -69,6 +70,7 @@ __all__ = [
     "NotFoundError",
     "OperationRecord",
     "PermissionDeniedError",
+    "PostgresStore",
     "Principal",
     "Project",
     "ProjectSubscription",

@@ -23,6 +23,18 @@ class Settings(BaseSettings):
     database_path: Path = Field(
         default=Path("var/session-runtime.db"), description="The SQLite file (embedded default)."
     )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SESSION_RUNTIME_DATABASE_URL", "DATABASE_URL", "database_url"
+        ),
+        description="postgresql://... to run on PostgreSQL (several server nodes on one "
+        "database); unset: the SQLite file.",
+    )
+    pg_min_pool: int = Field(default=2, ge=1, description="PostgreSQL connections kept open.")
+    pg_max_pool: int = Field(
+        default=10, ge=1, description="Most PostgreSQL connections one node opens."
+    )
     synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL",
         description="FULL: every acknowledged write survives power loss. NORMAL: faster; "

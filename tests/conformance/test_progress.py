@@ -167,9 +167,18 @@ async def test_the_input_may_be_a_model(progress: Progress, service: SessionServ
 
 
 async def test_unicode_survives_the_round_trip(progress: Progress) -> None:
-    inputs = {"名前": "Åda ✓", "emoji": "🎉👩‍🚀", "nul": "a\u0000b", "rtl": "שלום"}
+    inputs = {"名前": "Åda ✓", "emoji": "🎉👩‍🚀", "rtl": "שלום"}
     await progress.update(inputs=inputs)
     assert (await progress.stored()).inputs == inputs
+
+
+async def test_a_nul_character_is_refused_on_every_store(progress: Progress) -> None:
+    # PostgreSQL's jsonb cannot hold U+0000, so no store takes it: data stays portable.
+    before = await progress.stored()
+    with pytest.raises(ValidationError) as refused:
+        await progress.update(inputs={"note": "a\u0000b"})
+    assert refused.value.details[0]["path"] == "inputs.note"
+    assert (await progress.stored()).version == before.version
 
 
 async def test_numbers_survive_the_round_trip(progress: Progress) -> None:

@@ -15,7 +15,7 @@ from .console import out, print_json
 from .demo import create_demo_if_empty, create_demo_in_new_database, print_demo
 from .errors import command
 from .logs import configure_logging, level_for
-from .options import DatabaseOption, JsonOption
+from .options import DatabaseOption, DatabaseUrlOption, JsonOption
 from .runner import load_settings, run_with
 from .sessions import sessions_app
 from .tokens import tokens_app
@@ -93,6 +93,7 @@ def serve(
         ),
     ] = None,
     database: DatabaseOption = None,
+    database_url: DatabaseUrlOption = None,
 ) -> None:
     """Run the HTTP and real-time server (REST, SSE, WebSocket, /docs) on the database.
 
@@ -100,16 +101,17 @@ def serve(
     prints an owner token and a guest token, once (as [bold]init[/] does). Other settings come
     from SESSION_RUNTIME_* environment variables. Stop it with Ctrl-C.
     """
-    settings = load_settings(database_path=database, host=host, port=port)
+    settings = load_settings(
+        database_path=database, database_url=database_url, host=host, port=port
+    )
     # The server logs INFO at least (requests, failed operations); -vv shows DEBUG too.
     configure_logging(min(logging.getLogger().getEffectiveLevel(), logging.INFO))
     demo = run_with(settings, create_demo_if_empty, may_create=True)
     if demo is not None:
         print_demo(demo, settings.database_path)
     url = url_of(settings.host, settings.port)
-    out().print(
-        f"Serving {settings.database_path} on {url} (API docs at {url}/docs)", soft_wrap=True
-    )
+    where = "PostgreSQL" if settings.database_url else str(settings.database_path)
+    out().print(f"Serving {where} on {url} (API docs at {url}/docs)", soft_wrap=True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

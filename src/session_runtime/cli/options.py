@@ -20,6 +20,15 @@ DatabaseOption = Annotated[
         show_default=False,
     ),
 ]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="postgresql://... to use PostgreSQL instead of the SQLite file "
+        "(default: $DATABASE_URL)",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON for scripts instead of text for people.")
 ]

@@ -52,7 +52,7 @@ def run_with(
     may_create: bool = False,
 ) -> T:
     """Open the database of ``settings``, run ``operation`` on its service, close it."""
-    if not may_create:
+    if not may_create and not settings.database_url:
         require_database(settings.database_path)
 
     async def main() -> T:

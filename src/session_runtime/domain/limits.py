@@ -5,7 +5,9 @@
 - fields nest at most 20 deep, counting from the document root (``inputs`` is depth 1,
   ``inputs.a`` depth 2; map keys and list items each add one level);
 - a field name is 1 to 1500 bytes of UTF-8;
-- values are JSON: no NaN or infinity, integers within 64 bits, strings of valid Unicode.
+- values are JSON: no NaN or infinity, integers within 64 bits, strings of valid Unicode;
+- no string and no field name holds the NUL character (U+0000): PostgreSQL's ``jsonb`` and
+  ``text`` cannot store it, so data that has it could not move between stores.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
 _Path = tuple[str | int, ...]
-# Leaf values that are valid whatever they hold (an ASCII string, a bool, None); ints and
-# floats are range-checked on the stack.
+# Leaf values that are valid whatever they hold (an ASCII string without NUL, a bool, None);
+# ints and floats are range-checked on the stack.
 _SCALARS: Final = frozenset({str, bool, type(None)})
+_NUL_MESSAGE: Final = "must not contain the NUL character (U+0000)"
 
 
 def format_path(path: _Path) -> str:
@@ -62,6 +65,8 @@ def check_json_field(name: str, value: Mapping[str, Any]) -> None:
         node, depth, path = stack.pop()
         kind = type(node)
         if kind is str:
+            if "\x00" in node:
+                raise ValidationError.at(format_path(path), _NUL_MESSAGE)
             if not node.isascii() and _utf8_length(node) is None:
                 raise ValidationError.at(format_path(path), "string is not valid Unicode")
         elif kind is int:
@@ -75,6 +80,8 @@ def check_json_field(name: str, value: Mapping[str, Any]) -> None:
             for key, child in node.items():
                 if type(key) is not str:
                     raise ValidationError.at(format_path(path), "field names must be strings")
+                if "\x00" in key:
+                    raise ValidationError.at(format_path((*path, key[:64])), _NUL_MESSAGE)
                 size = len(key) if key.isascii() else _utf8_length(key)
                 if size is None or not 1 <= size <= MAX_FIELD_NAME_BYTES:
                     raise ValidationError.at(
@@ -82,7 +89,7 @@ def check_json_field(name: str, value: Mapping[str, Any]) -> None:
                         f"field names must be 1 to {MAX_FIELD_NAME_BYTES} bytes of valid UTF-8",
                     )
                 if type(child) in _SCALARS:
-                    if type(child) is str and not child.isascii():
+                    if type(child) is str and (not child.isascii() or "\x00" in child):
                         stack.append((child, depth + 1, (*path, key)))
                     continue
                 stack.append((child, depth + 1, (*path, key)))

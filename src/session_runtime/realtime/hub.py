@@ -8,6 +8,7 @@ dictionary store and never blocks it. Everything runs on the event loop's thread
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -56,9 +57,13 @@ class Mailbox:
 class LocalChangeFeed:
     """Routes each published session to the mailboxes following it or its project."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, remembered_versions: int = 50_000) -> None:
         self._by_session: dict[tuple[str, str], set[Mailbox]] = {}
         self._by_project: dict[str, set[Mailbox]] = {}
+        # The last version published of recently changed sessions, so that a change feed across
+        # nodes can skip reading back a change this node has already published.
+        self._versions: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._remembered_versions = remembered_versions
 
     @property
     def subscriber_count(self) -> int:
@@ -68,8 +73,29 @@ class LocalChangeFeed:
         """How many subscribers follow this one session."""
         return len(self._by_session.get((project_id, session_id), ()))
 
+    def is_watched(self, project_id: str, session_id: str) -> bool:
+        """Whether anyone here follows this session, alone or with its project."""
+        return (project_id, session_id) in self._by_session or project_id in self._by_project
+
+    def watched_sessions(self) -> list[tuple[str, str]]:
+        return list(self._by_session)
+
+    def watched_projects(self) -> list[str]:
+        return list(self._by_project)
+
+    def published_version(self, project_id: str, session_id: str) -> int:
+        """The latest version published here of a recently changed session (0 if unknown)."""
+        return self._versions.get((project_id, session_id), 0)
+
     def publish(self, session: Session) -> None:
-        for mailbox in self._by_session.get((session.project_id, session.id), ()):
+        key = (session.project_id, session.id)
+        versions = self._versions
+        if versions.get(key, 0) < session.version:
+            versions[key] = session.version
+            versions.move_to_end(key)
+            if len(versions) > self._remembered_versions:
+                versions.popitem(last=False)
+        for mailbox in self._by_session.get(key, ()):
             mailbox.offer(session)
         for mailbox in self._by_project.get(session.project_id, ()):
             mailbox.offer(session)

@@ -1,6 +1,7 @@
 """Stores: the ``Store`` protocol and its implementations."""
 
 from ..domain.ports import SessionQuery, Store
+from .postgres import PostgresStore
 from .sqlite import SqliteStore
 
-__all__ = ["SessionQuery", "SqliteStore", "Store"]
+__all__ = ["PostgresStore", "SessionQuery", "SqliteStore", "Store"]

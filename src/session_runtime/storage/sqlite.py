@@ -25,6 +25,7 @@ from ..domain.models import Event, Experience, Project, Session
 from ..domain.ports import SessionMutation, SessionQuery
 from ..domain.timestamps import from_micros, to_micros
 from ..domain.tokens import TokenRecord
+from .json_columns import encode_checked
 from .session_cache import CachedSession, SessionCache
 from .sqlite_rows import (
     INPUTS_COLUMN,
@@ -32,7 +33,6 @@ from .sqlite_rows import (
     PART_COLUMNS,
     SESSION_COLUMNS,
     TOKEN_COLUMNS,
-    encode_checked,
     micros_or_none,
     part_from_row,
     session_from_row,

@@ -9,7 +9,6 @@ from typing import Any, Final
 import orjson
 
 from ..domain.auth import Role
-from ..domain.limits import check_stored_size
 from ..domain.models import ConfigSource, Mode, Session, SessionStatus
 from ..domain.timestamps import from_micros, to_micros
 from ..domain.tokens import TokenKind, TokenRecord
@@ -108,10 +107,3 @@ def part_from_row(row: Sequence[Any]) -> dict[str, Any]:
 
 def micros_or_none(moment: datetime | None) -> int | None:
     return None if moment is None else to_micros(moment)
-
-
-def encode_checked(inputs: Any, outputs: Any) -> tuple[str, str]:
-    """Encode both JSON columns, refusing a session that would pass the size limit."""
-    inputs_json, outputs_json = orjson.dumps(inputs), orjson.dumps(outputs)
-    check_stored_size(inputs_json, outputs_json)
-    return inputs_json.decode(), outputs_json.decode()
