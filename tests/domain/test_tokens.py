@@ -86,3 +86,11 @@ def test_a_guest_token_stands_for_a_guest() -> None:
     )
     assert record.principal() == Guest(project_id="p1", token_id="t2", event_id="e1")
     assert record.is_revoked
+
+
+def test_ids_never_start_with_a_dash() -> None:
+    from session_runtime.domain.tokens import new_id
+
+    ids = [new_id() for _ in range(5_000)]
+    assert not [value for value in ids if value.startswith("-")]
+    assert len(set(ids)) == len(ids)

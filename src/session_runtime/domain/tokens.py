@@ -14,8 +14,14 @@ TOKEN_PREFIX = "srt_"
 
 
 def new_id() -> str:
-    """An unguessable, URL-safe id: 128 random bits in 22 characters."""
-    return secrets.token_urlsafe(16)
+    """An unguessable, URL-safe id: 128 random bits in 22 characters.
+
+    Never starting with ``-``, which a command line would take for an option.
+    """
+    while True:
+        candidate = secrets.token_urlsafe(16)
+        if candidate[0] != "-":
+            return candidate
 
 
 def new_secret() -> str:
