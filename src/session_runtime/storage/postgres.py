@@ -42,17 +42,14 @@ from .postgres_rows import (
     SESSION_COLUMNS,
     TOKEN_COLUMNS,
     holds_nul,
-    part_from_row,
     placeholders,
     project_from_row,
     refuse_nul,
     session_changes,
     session_from_row,
-    session_to_row,
-    token_from_row,
-    token_to_row,
 )
 from .postgres_schema import migrate, quote_identifier
+from .rows import part_from_row, session_to_row, token_from_row, token_to_row
 
 logger = logging.getLogger(__name__)
 

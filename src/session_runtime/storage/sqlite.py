@@ -26,6 +26,7 @@ from ..domain.ports import SessionMutation, SessionQuery
 from ..domain.timestamps import from_micros, to_micros
 from ..domain.tokens import TokenRecord
 from .json_columns import encode_checked
+from .rows import micros_or_none, part_from_row, session_to_row, token_from_row, token_to_row
 from .session_cache import CachedSession, SessionCache
 from .sqlite_rows import (
     INPUTS_COLUMN,
@@ -33,12 +34,7 @@ from .sqlite_rows import (
     PART_COLUMNS,
     SESSION_COLUMNS,
     TOKEN_COLUMNS,
-    micros_or_none,
-    part_from_row,
     session_from_row,
-    session_to_row,
-    token_from_row,
-    token_to_row,
 )
 from .sqlite_schema import migrate
 from .sqlite_writer import GroupCommitWriter
