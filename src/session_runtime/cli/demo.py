@@ -66,7 +66,7 @@ async def create_demo_if_empty(service: SessionService) -> Demo | None:
     return await create_demo(service)
 
 
-def print_demo(demo: Demo, database: Path) -> None:
+def print_demo(demo: Demo, database: Path | str) -> None:
     """The demo's ids and its two tokens, which are shown this once and never again."""
     console = out()
     console.print(Text(f"Initialised {database} with a demo:", style="bold"), soft_wrap=True)

@@ -107,10 +107,10 @@ def serve(
     # The server logs INFO at least (requests, failed operations); -vv shows DEBUG too.
     configure_logging(min(logging.getLogger().getEffectiveLevel(), logging.INFO))
     demo = run_with(settings, create_demo_if_empty, may_create=True)
-    if demo is not None:
-        print_demo(demo, settings.database_path)
-    url = url_of(settings.host, settings.port)
     where = "PostgreSQL" if settings.database_url else str(settings.database_path)
+    if demo is not None:
+        print_demo(demo, where)
+    url = url_of(settings.host, settings.port)
     out().print(f"Serving {where} on {url} (API docs at {url}/docs)", soft_wrap=True)
     uvicorn.run(
         create_app(settings),
