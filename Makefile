@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATABASE ?= var/session-runtime.db
 
-.PHONY: install serve test lint pytest bench clean postgres
+.PHONY: install serve test lint pytest bench clean postgres chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,18 @@ postgres:
 	  fi; \
 	fi
 
-pytest: $(STAMP) postgres
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && [ -z "$$SESSION_RUNTIME_CHROMIUM" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "Chromium is needed for the browser tests (Debian: apt-get install chromium)," \
+	         "or set SESSION_RUNTIME_CHROMIUM to a Chromium executable"; exit 1; \
+	  fi; \
+	fi
+
+pytest: $(STAMP) postgres chromium
 	$(BIN)/pytest
 
 test: lint pytest
