@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .models import Event, Experience, Mode, Project, Session, SessionStatus
+from .stats import StatsAggregate
 from .tokens import TokenRecord
 
 SessionMutation = Callable[[Session], Session | None]
@@ -35,6 +36,38 @@ class SessionQuery:
     created_by: str | None = None
     # Keyset: only sessions strictly older than this (created_at, id) position.
     before: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsQuery:
+    """Which sessions the funnel counts: one mode, optional filters, ``created_at`` in
+    ``[created_from, created_to)``."""
+
+    project_id: str
+    mode: Mode
+    event_id: str | None = None
+    experience_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeQuery:
+    """Sessions last updated before ``updated_before``, optionally of one mode or project."""
+
+    updated_before: datetime
+    mode: Mode | None = None
+    project_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCount:
+    """How many sessions of one project, mode and status a purge matched."""
+
+    project_id: str
+    mode: Mode
+    status: SessionStatus
+    count: int
 
 
 class Store(Protocol):
@@ -90,6 +123,20 @@ class Store(Protocol):
 
         Raises ``NotFoundError`` when the session does not exist.
         """
+        ...
+
+    async def session_stats(self, query: StatsQuery) -> StatsAggregate:
+        """The funnel's raw figures, aggregated by the database (no session is loaded)."""
+        ...
+
+    async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
+        """``(project_id, session_id)`` of active sessions last updated before the cutoff,
+        oldest first, at most ``limit``."""
+        ...
+
+    async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
+        """Delete the matching sessions (or, with ``dry_run``, only count them); return how
+        many per project, mode and status. The only way a session is ever deleted."""
         ...
 
 
