@@ -144,10 +144,24 @@ def install_openapi(app: FastAPI, extra_routes: Sequence[BaseRoute] = ()) -> Non
                 }
             }
             for path, item in schema["paths"].items():
-                if path.startswith("/v1/"):
-                    for operation in item.values():
+                for operation in item.values():
+                    if path.startswith("/v1/"):
                         operation.setdefault("security", [{"bearerAuth": []}])
+                    _document_error_body(operation)
+            # Request validation errors are answered with the one error body, not FastAPI's.
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_FASTAPI_VALIDATION_ERROR = {"$ref": "#/components/schemas/HTTPValidationError"}
+
+
+def _document_error_body(operation: dict[str, Any]) -> None:
+    for response in operation.get("responses", {}).values():
+        for media in response.get("content", {}).values():
+            if media.get("schema") == _FASTAPI_VALIDATION_ERROR:
+                media["schema"] = {"$ref": "#/components/schemas/ErrorBody"}

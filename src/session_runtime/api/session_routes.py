@@ -221,6 +221,15 @@ _IF_MATCH = Header(
 _ONE = "/projects/{project_id}/sessions/{session_id}"
 
 
+def _json_errors(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """Error responses of a stream: JSON bodies, not the stream's own media type."""
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {
+        status: {"description": entry["description"], "content": content}
+        for status, entry in error_responses(*codes).items()
+    }
+
+
 def _described_only() -> None:
     raise RuntimeError("served by SessionRoutes, before FastAPI's routing")
 
@@ -283,7 +292,7 @@ async def fail_session(project_id: str, session_id: str, if_match: str | None = 
             "`event: end` once the session is final; a comment line when quiet.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **error_responses(*_READ),
+        **_json_errors(*_READ),
     },
 )
 async def session_events(
