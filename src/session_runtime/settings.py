@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(
         default=1000, ge=1, description="Most subscriptions one WebSocket connection may hold."
     )
+    rate_limit_per_second: float = Field(
+        default=100.0,
+        ge=0,
+        description="Requests one token may make per second, sustained (HTTP requests, SSE "
+        "streams opened, WebSocket subscribes); over it: 429 RESOURCE_EXHAUSTED with "
+        "Retry-After. 0 turns rate limiting off.",
+    )
+    rate_limit_burst: int = Field(
+        default=500,
+        ge=1,
+        description="Requests one idle token may make at once, above the sustained rate.",
+    )
+    max_subscriptions_per_token: int = Field(
+        default=1000,
+        ge=0,
+        description="Open subscriptions (SSE streams and WebSocket subscriptions, over all "
+        "connections) one token may hold; more get 429 RESOURCE_EXHAUSTED. 0: no cap.",
+    )
     token_cache_seconds: float = Field(
         default=2.0,
         ge=0,
