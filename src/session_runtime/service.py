@@ -17,7 +17,6 @@ from typing import Any
 
 import pydantic
 
-from .catalog_service import CatalogOperations
 from .domain.auth import (
     Guest,
     Principal,
@@ -48,6 +47,7 @@ from .domain.state import check_progress_allowed, needs_transition
 from .domain.timestamps import utc_now
 from .domain.tokens import new_id
 from .operations import Observer, OperationRecord, parse_input
+from .reporting import ReportingOperations
 from .subscriptions import ProjectSubscription, SessionSubscription
 
 __all__ = [
@@ -68,9 +68,9 @@ def _session_ref(data: _SessionRef | pydantic.BaseModel) -> Any:
     return {"sessionId": data} if isinstance(data, str) else data
 
 
-class SessionService(CatalogOperations):
-    """Every session operation (and, inherited, the catalog's), over a ``Store`` and a
-    ``ChangeFeed``."""
+class SessionService(ReportingOperations):
+    """Every session operation (and, inherited, the catalog's and the reports'), over a
+    ``Store`` and a ``ChangeFeed``."""
 
     def __init__(
         self,

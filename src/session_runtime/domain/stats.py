@@ -4,7 +4,10 @@ The store aggregates (counts grouped by experience, status and step; the median 
 complete); ``build_stats`` turns those few rows into the funnel, so no session is ever loaded
 to compute it. A session at step ``k`` has reached every step ``0..k``.
 
->>> rows = [StatsCount("x1", SessionStatus.COMPLETED, 2, 3), StatsCount("x1", SessionStatus.ACTIVE, 0, 1)]
+>>> rows = [
+...     StatsCount("x1", SessionStatus.COMPLETED, 2, 3),
+...     StatsCount("x1", SessionStatus.ACTIVE, 0, 1),
+... ]
 >>> stats = build_stats("p1", StatsInput(), StatsAggregate(rows, {"x1": 42.0}))
 >>> [step.reached for step in stats.experiences[0].steps]
 [4, 3, 3]

@@ -26,7 +26,8 @@ import orjson
 
 from ..domain.errors import NotFoundError, UnavailableError
 from ..domain.models import Event, Experience, Project, Session
-from ..domain.ports import SessionMutation, SessionQuery
+from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
+from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
 from .json_columns import encode_checked
@@ -49,6 +50,20 @@ from .postgres_rows import (
     session_from_row,
 )
 from .postgres_schema import migrate, quote_identifier
+from .reporting_sql import (
+    PURGE_BATCH,
+    Placeholders,
+    PurgeTally,
+    completed_per_experience,
+    counts_from_rows,
+    median_seconds,
+    median_sql,
+    numbered,
+    purge_count_sql,
+    purge_filter,
+    stale_sql,
+    stats_counts_sql,
+)
 from .rows import part_from_row, session_to_row, token_from_row, token_to_row
 
 logger = logging.getLogger(__name__)
@@ -74,6 +89,7 @@ class PostgresStore:
         command_timeout: float = 5.0,
         schema: str | None = None,
     ) -> None:
+        self.purge_batch = PURGE_BATCH
         if not 0 <= min_pool <= max_pool or max_pool < 1:
             raise ValueError("need 0 <= min_pool <= max_pool and max_pool >= 1")
         if connect_timeout <= 0 or command_timeout <= 0:
@@ -405,3 +421,51 @@ class PostgresStore:
         # read-only mappings dicts), sharing nothing with the caller; after the commit, so the
         # row is not held locked meanwhile.
         return updated.evolve(**{column: orjson.loads(text) for column, text in sent.items()}), True
+
+    # -- reporting and retention ----------------------------------------------------------
+
+    async def session_stats(self, query: StatsQuery) -> StatsAggregate:
+        if holds_nul((query.project_id, query.event_id, query.experience_id)):
+            self._check_open()
+            return StatsAggregate([])
+        async with self._connection() as conn:
+            sql, params = stats_counts_sql(query, numbered)
+            counts = counts_from_rows(await conn.fetch(sql, *params))
+            medians = {}
+            for experience_id, count in completed_per_experience(counts).items():
+                sql, params = median_sql(query, experience_id, count, numbered)
+                durations = [row[0] for row in await conn.fetch(sql, *params)]
+                if durations:
+                    medians[experience_id] = median_seconds(durations)
+        return StatsAggregate(counts, medians)
+
+    async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
+        sql, params = stale_sql(numbered, to_micros(updated_before), limit)
+        return [(row[0], row[1]) for row in await self._fetch(sql, *params)]
+
+    async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
+        tally = PurgeTally()
+        if query.project_id is not None and holds_nul((query.project_id,)):
+            self._check_open()
+            return tally.result()
+        if dry_run:
+            sql, params = purge_count_sql(query, numbered)
+            for row in await self._fetch(sql, *params):
+                tally.add(row[0], row[1], row[2], row[3])
+            return tally.result()
+        place = Placeholders(numbered)
+        where = purge_filter(query, place)
+        # One transaction per batch, so writes of live sessions go on in between; a row
+        # another transaction holds is left for the next batch rather than waited on.
+        sql = (
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions "
+            f"WHERE {where} LIMIT {int(self.purge_batch)} FOR UPDATE SKIP LOCKED) "
+            "RETURNING project_id, mode, status"
+        )
+        while True:
+            async with self._transaction() as conn:
+                rows = await conn.fetch(sql, *place.params)
+            for project_id, mode, status in rows:
+                tally.add(project_id, mode, status)
+            if len(rows) < self.purge_batch:
+                return tally.result()

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..domain.errors import FailedPreconditionError
+from .reporting_sql import REPORTING_INDEXES
 
 NOTIFY_CHANNEL: Final = "session_changes"
 """Every committed insert or update of a session is announced here, as the JSON text
@@ -113,6 +114,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE TRIGGER sessions_notify AFTER INSERT OR UPDATE ON sessions "
         "FOR EACH ROW EXECUTE FUNCTION notify_session_change()",
     ),
+    # 3: the funnel, the stale-session sweeper and retention.
+    REPORTING_INDEXES,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

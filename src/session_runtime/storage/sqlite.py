@@ -22,10 +22,25 @@ import orjson
 
 from ..domain.errors import FailedPreconditionError, NotFoundError, UnavailableError
 from ..domain.models import Event, Experience, Project, Session
-from ..domain.ports import SessionMutation, SessionQuery
+from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
+from ..domain.stats import StatsAggregate
 from ..domain.timestamps import from_micros, to_micros
 from ..domain.tokens import TokenRecord
 from .json_columns import encode_checked
+from .reporting_sql import (
+    PURGE_BATCH,
+    Placeholders,
+    PurgeTally,
+    completed_per_experience,
+    counts_from_rows,
+    median_seconds,
+    median_sql,
+    purge_count_sql,
+    purge_filter,
+    qmark,
+    stale_sql,
+    stats_counts_sql,
+)
 from .rows import micros_or_none, part_from_row, session_to_row, token_from_row, token_to_row
 from .session_cache import CachedSession, SessionCache
 from .sqlite_rows import (
@@ -72,6 +87,7 @@ class SqliteStore:
         self._read_connections: list[sqlite3.Connection] = []
         self._read_connections_lock = threading.Lock()
         self._cache = SessionCache()
+        self.purge_batch = PURGE_BATCH
 
     @property
     def commits(self) -> int:
@@ -388,6 +404,55 @@ class SqliteStore:
             return _public_copy(written), True
 
         return await self._write(op)
+
+    # -- reporting and retention ----------------------------------------------------------
+
+    async def session_stats(self, query: StatsQuery) -> StatsAggregate:
+        def op(conn: sqlite3.Connection) -> StatsAggregate:
+            sql, params = stats_counts_sql(query, qmark)
+            counts = counts_from_rows(conn.execute(sql, params).fetchall())
+            medians = {}
+            for experience_id, count in completed_per_experience(counts).items():
+                sql, params = median_sql(query, experience_id, count, qmark)
+                durations = [row[0] for row in conn.execute(sql, params).fetchall()]
+                if durations:
+                    medians[experience_id] = median_seconds(durations)
+            return StatsAggregate(counts, medians)
+
+        return await self._read_in_thread(op)
+
+    async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
+        sql, params = stale_sql(qmark, to_micros(updated_before), limit)
+        rows = await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
+        return [(row[0], row[1]) for row in rows]
+
+    async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
+        tally = PurgeTally()
+        if dry_run:
+            sql, params = purge_count_sql(query, qmark)
+            for row in await self._read_in_thread(lambda c: c.execute(sql, params).fetchall()):
+                tally.add(row[0], row[1], row[2], row[3])
+            return tally.result()
+        place = Placeholders(qmark)
+        where = purge_filter(query, place)
+        sql = (
+            "DELETE FROM sessions WHERE rowid IN "
+            f"(SELECT rowid FROM sessions WHERE {where} LIMIT {int(self.purge_batch)}) "
+            "RETURNING id, project_id, mode, status"
+        )
+        cache = self._cache
+
+        def delete_batch(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(sql, place.params).fetchall()
+            for session_id, project_id, mode, status in rows:
+                cache.discard(session_id)
+                tally.add(project_id, mode, status)
+            return len(rows)
+
+        # One transaction per batch, so writes of live sessions go on in between.
+        while await self._write(delete_batch) == self.purge_batch:
+            pass
+        return tally.result()
 
 
 def _public_copy(cached: CachedSession) -> Session:

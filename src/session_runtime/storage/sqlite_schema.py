@@ -10,6 +10,7 @@ import sqlite3
 from typing import Final
 
 from ..domain.errors import FailedPreconditionError
+from .reporting_sql import REPORTING_INDEXES
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: the catalog, tokens and sessions.
@@ -76,6 +77,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX sessions_by_creator "
         "ON sessions (project_id, created_by, created_at DESC, id DESC)",
     ),
+    # 3: the funnel, the stale-session sweeper and retention.
+    REPORTING_INDEXES,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
