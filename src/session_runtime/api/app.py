@@ -15,7 +15,7 @@ from .. import __version__
 from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
-from . import routes, websocket
+from . import dashboard, routes, websocket
 from .errors import error_responses, install_error_handlers
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .responses import JSONBytesResponse
@@ -100,6 +100,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(websocket.router)
+    app.include_router(dashboard.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
