@@ -17,6 +17,7 @@ from ..runtime import SessionRuntime
 from ..settings import Settings
 from . import dashboard, routes, websocket
 from .errors import error_responses, install_error_handlers
+from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .responses import JSONBytesResponse
 from .schemas import install_openapi
@@ -97,6 +98,7 @@ def create_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.metrics = metrics
+    app.state.limits = limits = Limits.from_settings(settings)
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(websocket.router)
@@ -128,6 +130,7 @@ def create_app(
     app.session_routes = SessionRoutes(
         runtime.service,
         metrics,
+        limits,
         max_body_bytes=settings.max_body_bytes,
         heartbeat_seconds=settings.heartbeat_seconds,
     )

@@ -35,8 +35,11 @@ def service_of(request: Request) -> SessionService:
 
 
 async def authenticate(request: Request) -> Principal:
+    """The request's principal, counted against its token's rate (429 when over it)."""
     token = bearer_token(request.headers.get("authorization"))
-    return await service_of(request).authenticate(token)
+    principal = await service_of(request).authenticate(token)
+    request.app.state.limits.check_rate(principal)
+    return principal
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:

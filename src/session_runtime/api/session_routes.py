@@ -25,6 +25,7 @@ from ..domain.models import Session
 from ..service import SessionService
 from .errors import error_responses
 from .http import bearer_token, if_match_version, merge_path_field, read_json_chunks
+from .limits import Limits
 from .metrics import Metrics
 from .responses import session_json
 from .schemas import AbandonSessionBody, FailSessionBody, UpdateSessionProgressBody, json_body
@@ -43,12 +44,14 @@ class SessionRoutes:
         self,
         service: SessionService,
         metrics: Metrics,
+        limits: Limits,
         *,
         max_body_bytes: int,
         heartbeat_seconds: float,
     ) -> None:
         self.service = service
         self.metrics = metrics
+        self.limits = limits
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
 
@@ -72,6 +75,7 @@ class SessionRoutes:
                 session_id=session_id,
                 service=self.service,
                 metrics=self.metrics,
+                limits=self.limits,
                 heartbeat_seconds=self.heartbeat_seconds,
             )
             return
@@ -103,7 +107,9 @@ class SessionRoutes:
     async def _authenticate(self, headers: dict[bytes, bytes]) -> Any:
         authorization = headers.get(b"authorization")
         token = bearer_token(None if authorization is None else authorization.decode("latin-1"))
-        return await self.service.authenticate(token)
+        principal = await self.service.authenticate(token)
+        self.limits.check_rate(principal)  # before the body is read: a refusal writes nothing
+        return principal
 
     async def _write(
         self,

@@ -30,6 +30,7 @@ from ..domain.errors import SessionRuntimeError
 from ..service import SessionService
 from ..subscriptions import SessionSubscription
 from .http import bearer_token
+from .limits import Limits, retry_after_headers
 from .metrics import Metrics
 from .responses import session_json
 
@@ -52,6 +53,7 @@ async def serve_session_events(
     session_id: str,
     service: SessionService,
     metrics: Metrics,
+    limits: Limits,
     heartbeat_seconds: float,
 ) -> None:
     """Authenticate, subscribe, then stream until the session is final or the client leaves."""
@@ -66,10 +68,18 @@ async def serve_session_events(
             last_event_id = value.decode("latin-1")
     try:
         principal = await service.authenticate(bearer_token(authorization))
-        subscription = await service.subscribe_session(principal, project_id, session_id)
+        limits.check_rate(principal)
+        lease = limits.open_subscription(principal)
+        try:
+            subscription = await service.subscribe_session(principal, project_id, session_id)
+        except BaseException:
+            lease.release()
+            raise
     except SessionRuntimeError as error:
         body = orjson.dumps(error.to_dict())
-        await _send_error(send, error.http_status, error.code, error.message, body)
+        await _send_error(
+            send, error.http_status, error.code, error.message, body, retry_after_headers(error)
+        )
         return
     except Exception:
         logger.exception("could not open the event stream of %s", session_id)
@@ -86,6 +96,7 @@ async def serve_session_events(
         )
     finally:
         metrics.subscriptions_closed("sse")
+        lease.release()
 
 
 async def _stream(
@@ -150,7 +161,12 @@ def _version(last_event_id: str | None) -> int:
 
 
 async def _send_error(
-    send: Send, status: int, code: str, message: str, body: bytes | None = None
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    body: bytes | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     if body is None:
         body = orjson.dumps({"error": {"code": code, "message": message, "details": None}})
@@ -161,6 +177,7 @@ async def _send_error(
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or ()),
             ],
         }
     )

@@ -46,6 +46,7 @@ from ..domain.models import Session
 from ..service import SessionService
 from ..subscriptions import ProjectSubscription, SessionSubscription
 from .http import bearer_token
+from .limits import Limits, SubscriptionLease
 from .metrics import Metrics
 from .responses import session_json
 
@@ -64,6 +65,7 @@ class Connection:
         websocket: WebSocket,
         service: SessionService,
         metrics: Metrics,
+        limits: Limits,
         *,
         max_message_bytes: int,
         max_subscriptions: int,
@@ -71,6 +73,7 @@ class Connection:
         self.websocket = websocket
         self.service = service
         self.metrics = metrics
+        self.limits = limits
         self.max_message_bytes = max_message_bytes
         self.max_subscriptions = max_subscriptions
         self.principal: Principal | None = None
@@ -107,7 +110,7 @@ class Connection:
 
     async def _handle(self, raw: str | bytes) -> bool:
         """Act on one message; ``False`` when the connection must close."""
-        if len(raw) > self.max_message_bytes:
+        if _size_over(raw, self.max_message_bytes):
             await self._send_error(
                 None,
                 ResourceExhaustedError(
@@ -160,6 +163,7 @@ class Connection:
     async def _subscribe(self, subscription_id: str, message: dict[str, Any]) -> None:
         if self.principal is None:
             raise UnauthenticatedError("authenticate first: send {'type': 'auth', 'token': ...}")
+        self.limits.check_rate(self.principal)
         if subscription_id in self.pumps:
             raise ValidationError.at("id", "is already in use on this connection")
         if len(self.pumps) >= self.max_subscriptions:
@@ -175,17 +179,25 @@ class Connection:
         unknown = set(message) - {"type", "id", "projectId", "sessionId"}
         if unknown:
             raise ValidationError.at(sorted(unknown)[0], "unknown field")
-        if session_id is None:
-            project = await self.service.subscribe_project(self.principal, project_id)
-            await self._send({"type": "subscribed", "id": subscription_id})
-            self._start(subscription_id, self._pump_project(subscription_id, project))
-        elif isinstance(session_id, str) and session_id:
-            session = await self.service.subscribe_session(self.principal, project_id, session_id)
-            self._start(subscription_id, self._pump_session(subscription_id, session))
-        else:
+        if session_id is not None and (not isinstance(session_id, str) or not session_id):
             raise ValidationError.at("sessionId", "must be a non-empty string")
+        lease = self.limits.open_subscription(self.principal)
+        try:
+            if session_id is None:
+                project = await self.service.subscribe_project(self.principal, project_id)
+                await self._send({"type": "subscribed", "id": subscription_id})
+                pump = self._pump_project(subscription_id, project)
+            else:
+                session = await self.service.subscribe_session(
+                    self.principal, project_id, session_id
+                )
+                pump = self._pump_session(subscription_id, session)
+        except BaseException:
+            lease.release()
+            raise
+        self._start(subscription_id, pump, lease)
 
-    def _start(self, subscription_id: str, pump: Any) -> None:
+    def _start(self, subscription_id: str, pump: Any, lease: SubscriptionLease) -> None:
         task = asyncio.ensure_future(pump)
         self.pumps[subscription_id] = task
         self.metrics.subscriptions_opened("websocket")
@@ -194,6 +206,7 @@ class Connection:
             if self.pumps.get(subscription_id) is task:
                 del self.pumps[subscription_id]
             self.metrics.subscriptions_closed("websocket")
+            lease.release()
 
         task.add_done_callback(finished)
 
@@ -240,6 +253,23 @@ class Connection:
                 await self.websocket.send_text(data.decode())
 
 
+def _size_over(raw: str | bytes, limit: int) -> bool:
+    """Whether a message takes more than ``limit`` bytes (a text message counts in UTF-8)."""
+    if len(raw) > limit:
+        return True
+    return isinstance(raw, str) and len(raw) * 4 > limit and len(raw.encode()) > limit
+
+
+def transport_max_bytes(max_message_bytes: int) -> int:
+    """The frame size the WebSocket server itself accepts (uvicorn's ``ws_max_size``).
+
+    Larger than the cap, so that a message somewhat over it reaches the connection and gets an
+    error while the connection stays open; beyond this, the server closes it (code 1009)
+    before buffering more.
+    """
+    return max_message_bytes * 4
+
+
 def _subscription_id(value: object) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= 128:
         raise ValidationError.at("id", "must be a string of 1 to 128 characters")
@@ -254,6 +284,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         websocket,
         state.runtime.service,
         state.metrics,
+        state.limits,
         max_message_bytes=state.settings.ws_max_message_bytes,
         max_subscriptions=state.settings.ws_max_subscriptions,
     )

@@ -10,6 +10,7 @@ import uvicorn
 
 from .. import __version__
 from ..api.app import create_app
+from ..api.websocket import transport_max_bytes
 from .catalog import events_app, experiences_app, projects_app
 from .console import out, print_json
 from .demo import create_demo_if_empty, create_demo_in_new_database, print_demo
@@ -116,7 +117,7 @@ def serve(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        ws_max_size=settings.ws_max_message_bytes,
+        ws_max_size=transport_max_bytes(settings.ws_max_message_bytes),
         log_config=None,  # logging is configured above, uvicorn's loggers included
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
