@@ -173,10 +173,17 @@ async def _is_healthy(port: int) -> bool:
 
 
 def server_settings(folder: Path) -> Settings:
-    """The settings of the server under test: the environment's, on a fresh file and port."""
+    """The settings of the server under test: the environment's, on a fresh file and port.
+
+    The per-token limits are on but out of reach (one token makes every request and opens
+    every stream here): their cost is measured, never their refusals.
+    """
     return Settings(
         database_path=folder / "bench.db",
         host="127.0.0.1",
         port=free_port(),
         sentry_dsn=None,
+        rate_limit_per_second=1e9,
+        rate_limit_burst=10**9,
+        max_subscriptions_per_token=10**6,
     )
