@@ -86,6 +86,15 @@ class Settings(BaseSettings):
         description="How long a server trusts a token it has checked. A revocation made by "
         "another process (the CLI) takes effect within this time.",
     )
+    stale_after_seconds: float = Field(
+        default=1800.0,
+        ge=0,
+        description="An active session with no update for this long is abandoned by the "
+        "server's sweeper (reason recorded); 0 turns the sweeper off.",
+    )
+    sweep_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the sweeper looks for stale sessions."
+    )
     tune_gc: bool = Field(
         default=True,
         description="Tune the garbage collector for a long-running server at start-up.",

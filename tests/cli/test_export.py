@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from session_runtime import Session
-from session_runtime.cli.export import CSV_COLUMNS, PAGE_SIZE
+from session_runtime.cli.export import PAGE_SIZE
+from session_runtime.domain.export import CSV_COLUMNS
 
 from .conftest import Cli, DemoDatabase, seed_sessions
 

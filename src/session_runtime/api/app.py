@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,7 +16,8 @@ from .. import __version__
 from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
-from . import dashboard, routes, websocket
+from ..sweeper import StaleSessionSweeper
+from . import dashboard, reports, routes, websocket
 from .errors import error_responses, install_error_handlers
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
@@ -83,9 +85,20 @@ def create_app(
         if settings.tune_gc:
             tune_garbage_collector()
         await runtime.open()
+        sweeper = None
+        if settings.stale_after_seconds > 0:
+            sweeper = StaleSessionSweeper(
+                runtime.service,
+                idle_after=timedelta(seconds=settings.stale_after_seconds),
+                interval=settings.sweep_interval_seconds,
+            )
+            sweeper.start()
+        app.state.sweeper = sweeper
         try:
             yield
         finally:
+            if sweeper is not None:
+                await sweeper.stop()
             await runtime.close()
 
     app = SessionRuntimeApp(
@@ -101,6 +114,7 @@ def create_app(
     app.state.limits = limits = Limits.from_settings(settings)
     install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(reports.router)
     app.include_router(websocket.router)
     app.include_router(dashboard.router)
 

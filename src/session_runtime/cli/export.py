@@ -7,23 +7,27 @@ destination and renamed into place at the end: a failed export leaves no half a 
 
 from __future__ import annotations
 
-import csv
+import itertools
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TextIO
+from typing import Annotated, Any, TextIO
 
+import httpx
 import orjson
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import SYSTEM
-from ..domain.models import ListSessionsInput, Session
+from ..client.errors import error_from_response, map_transport_errors
+from ..client.operations import client_headers, segment
+from ..domain.export import ExportFormat, csv_header, csv_line, json_line
+from ..reporting import EXPORT_PAGE_SIZE
 from ..service import SessionService
 from .console import err, print_hint
+from .errors import CliError
 from .options import (
     DatabaseOption,
     EventFilter,
@@ -35,72 +39,21 @@ from .options import (
 )
 from .runner import run
 
-PAGE_SIZE = 500  # the largest page list_sessions gives
-
-CSV_COLUMNS = (
-    "id",
-    "projectId",
-    "eventId",
-    "experienceId",
-    "mode",
-    "configSource",
-    "status",
-    "currentStepIndex",
-    "createdBy",
-    "createdAt",
-    "updatedAt",
-    "completedAt",
-    "endReason",
-    "version",
-    "inputs",
-    "outputs",
-)
-"""The scalar fields as JSON names them (an empty cell for null), then inputs and outputs as
-JSON text."""
+PAGE_SIZE = EXPORT_PAGE_SIZE
+SERVER_CHUNK_BYTES = 64 * 1024
 
 
-class ExportFormat(StrEnum):
-    JSONL = "jsonl"
-    CSV = "csv"
+class SessionWriter:
+    """Writes sessions (their JSON documents) to a stream in one format."""
 
-
-class SessionWriter(Protocol):
-    def write(self, session: Session) -> None: ...
-
-
-class JsonLinesWriter:
-    """One session per line, as the API's JSON."""
-
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, export_format: ExportFormat, stream: TextIO) -> None:
         self.stream = stream
+        self.line = json_line if export_format is ExportFormat.JSONL else csv_line
+        if export_format is ExportFormat.CSV:
+            stream.write(csv_header())
 
-    def write(self, session: Session) -> None:
-        self.stream.write(orjson.dumps(session.to_json()).decode())
-        self.stream.write("\n")
-
-
-class CsvWriter:
-    """A header, then one row per session: ``CSV_COLUMNS``."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.rows = csv.writer(stream)
-        self.rows.writerow(CSV_COLUMNS)
-
-    def write(self, session: Session) -> None:
-        document = session.to_json()
-        self.rows.writerow([csv_cell(column, document[column]) for column in CSV_COLUMNS])
-
-
-def csv_cell(column: str, value: Any) -> str:
-    if column in ("inputs", "outputs"):
-        return orjson.dumps(value).decode()
-    return "" if value is None else str(value)
-
-
-def writer_for(export_format: ExportFormat, stream: TextIO) -> SessionWriter:
-    if export_format is ExportFormat.CSV:
-        return CsvWriter(stream)
-    return JsonLinesWriter(stream)
+    def write(self, document: dict[str, Any]) -> None:
+        self.stream.write(self.line(document))
 
 
 @contextmanager
@@ -126,21 +79,61 @@ async def write_all(
     writer: SessionWriter,
     progress: Progress,
 ) -> int:
-    """Write every session that matches ``filters``; return how many."""
+    """Write every session of the database that matches ``filters``; return how many."""
     task = progress.add_task("Exporting", total=None)
+    first_page, given = await service.first_export_page(SYSTEM, project_id, filters)
     count = 0
-    cursor: str | None = None
-    while True:
-        query = ListSessionsInput.model_validate({**filters, "limit": PAGE_SIZE, "cursor": cursor})
-        page = await service.list_sessions(SYSTEM, project_id, query)
-        for session in page.items:
-            writer.write(session)
-        count += len(page.items)
-        progress.update(task, completed=count)
-        if page.next_cursor is None:
-            progress.update(task, total=count)
-            return count
-        cursor = page.next_cursor
+    async for session in service.export_sessions(SYSTEM, project_id, first_page, given):
+        writer.write(session.to_json())
+        count += 1
+        if count % PAGE_SIZE == 0:
+            progress.update(task, completed=count)
+    progress.update(task, completed=count, total=count)
+    return count
+
+
+def open_server_export(
+    http: httpx.Client, project_id: str, filters: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The server's export (``GET .../sessions:export``, JSON lines), a session at a time.
+
+    A refusal raises the server's own error before anything is yielded; a stream that breaks
+    off raises ``UnavailableError``.
+    """
+    path = f"/v1/projects/{segment('projectId', project_id)}/sessions:export"
+    params = {"format": "jsonl", **{name: str(value) for name, value in filters.items()}}
+    with map_transport_errors(), http.stream("GET", path, params=params) as response:
+        if response.status_code != 200:
+            response.read()
+            raise error_from_response(response)
+        for line in response.iter_lines():
+            if line:
+                yield orjson.loads(line)
+
+
+def write_from_server(
+    base_url: str,
+    token: str,
+    project_id: str,
+    filters: dict[str, Any],
+    writer: SessionWriter,
+    progress: Progress,
+) -> int:
+    """Write every session the server exports for ``filters``; return how many."""
+    with httpx.Client(
+        base_url=base_url, headers=client_headers(token), timeout=httpx.Timeout(30.0)
+    ) as http:
+        sessions = open_server_export(http, project_id, filters)
+        first = next(sessions, None)  # the server's refusal comes before a file appears
+        task = progress.add_task("Exporting", total=None)
+        count = 0
+        for document in itertools.chain(() if first is None else (first,), sessions):
+            writer.write(document)
+            count += 1
+            if count % PAGE_SIZE == 0:
+                progress.update(task, completed=count)
+        progress.update(task, completed=count, total=count)
+        return count
 
 
 def export_sessions(
@@ -157,11 +150,31 @@ def export_sessions(
     status: StatusFilter = None,
     mode: ModeFilter = None,
     database: DatabaseOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            envvar="SESSION_RUNTIME_URL",
+            help="Export from this server (its /sessions:export) instead of a database file.",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SESSION_RUNTIME_TOKEN",
+            help="The bearer token for --url (better given as $SESSION_RUNTIME_TOKEN).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Export every session of a project that matches the filters, newest first.
 
-    CSV has the scalar fields (camelCase, as in the JSON), then inputs and outputs as JSON
-    text. A progress bar shows on stderr; the file appears only once the export is complete.
+    From the database file as an operator, or with --url from a running server with a token
+    (a guest token exports its own sessions only). CSV has the scalar fields (camelCase, as in
+    the JSON), then inputs and outputs as JSON text. A progress bar shows on stderr; the file
+    appears only once the export is complete.
     """
     filters = session_filters(event, experience, status, mode)
     progress = Progress(
@@ -172,12 +185,21 @@ def export_sessions(
         console=err(),
     )
 
+    if url is not None:
+        if not token:
+            raise CliError("--url needs a token: --token or $SESSION_RUNTIME_TOKEN", exit_code=2)
+        with open_destination(output) as stream, progress:
+            writer = SessionWriter(export_format, stream)
+            count = write_from_server(url, token, project, filters, writer, progress)
+        print_hint(f"Exported {count} sessions to {output or 'stdout'}")
+        return
+
     async def export(service: SessionService) -> int:
         # NOT_FOUND rather than an empty export, before a file or a progress bar appears.
         await service.get_project(SYSTEM, project)
         with open_destination(output) as stream, progress:
             return await write_all(
-                service, project, filters, writer_for(export_format, stream), progress
+                service, project, filters, SessionWriter(export_format, stream), progress
             )
 
     count = run(database, export)

@@ -17,6 +17,7 @@ from .demo import create_demo_if_empty, create_demo_in_new_database, print_demo
 from .errors import command
 from .logs import configure_logging, level_for
 from .options import DatabaseOption, DatabaseUrlOption, JsonOption
+from .purge import purge
 from .runner import load_settings, run_with
 from .sessions import sessions_app
 from .tokens import tokens_app
@@ -37,6 +38,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(experiences_app, name="experiences")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(sessions_app, name="sessions")
+command(app, "purge")(purge)
 
 
 def _print_version(is_asked: bool) -> None:

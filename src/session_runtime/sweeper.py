@@ -1,0 +1,73 @@
+"""The stale-session sweeper: a task of the server that abandons forgotten sessions.
+
+A guest who walks away from a kiosk never presses "exit". Every ``interval`` seconds the
+sweeper abandons each active session with no update for longer than ``idle_after``, with the
+reason recorded, published to subscribers like any change. Several server nodes may sweep the
+same database: each session is re-checked in its own transaction and swept once.
+
+>>> sweeper = StaleSessionSweeper(service, idle_after=timedelta(minutes=30))   # doctest: +SKIP
+>>> sweeper.start()                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from .domain.errors import SessionRuntimeError
+from .reporting import SWEEP_BATCH
+from .service import SessionService
+
+logger = logging.getLogger(__name__)
+
+
+class StaleSessionSweeper:
+    def __init__(
+        self,
+        service: SessionService,
+        *,
+        idle_after: timedelta,
+        interval: float = 60.0,
+        batch: int = SWEEP_BATCH,
+    ) -> None:
+        if idle_after <= timedelta(0) or interval <= 0 or batch < 1:
+            raise ValueError("idle_after, interval and batch must be positive")
+        self.service = service
+        self.idle_after = idle_after
+        self.interval = interval
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep(self) -> int:
+        """One pass: abandon every stale session, a batch at a time; return how many."""
+        total = 0
+        while True:
+            swept = await self.service.sweep_stale_sessions(self.idle_after, limit=self.batch)
+            total += len(swept)
+            if len(swept) < self.batch:
+                return total
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except SessionRuntimeError as exc:  # storage away: the next pass tries again
+                logger.warning("the stale-session sweep failed: %s", exc)
+            except Exception:  # a bug: say so loudly, but keep sweeping
+                logger.exception("the stale-session sweep failed")
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="stale-session-sweeper"
+            )
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
