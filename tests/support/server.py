@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from session_runtime import SYSTEM, SessionService
 from session_runtime.api import create_app
+from session_runtime.api.websocket import transport_max_bytes
 from session_runtime.runtime import SessionRuntime
 from session_runtime.settings import Settings
 
@@ -66,7 +67,7 @@ def running_server(
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        ws_max_size=settings.ws_max_message_bytes * 4,
+        ws_max_size=transport_max_bytes(settings.ws_max_message_bytes),
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -106,6 +106,7 @@ def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
         status = cls.http_status
         entry = responses.setdefault(status, {"model": ErrorBody, "description": ""})
         entry["description"] = " / ".join(filter(None, (entry["description"], code)))
-        if code == "RESOURCE_EXHAUSTED":
+        if code in ("RESOURCE_EXHAUSTED", "UNAUTHENTICATED"):
+            # Every request that carries a token counts against its rate (see api/limits.py).
             responses[429] = {"model": ErrorBody, "description": "RESOURCE_EXHAUSTED (rate)"}
     return responses
