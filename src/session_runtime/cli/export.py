@@ -111,29 +111,19 @@ def open_server_export(
                 yield orjson.loads(line)
 
 
-def write_from_server(
-    base_url: str,
-    token: str,
-    project_id: str,
-    filters: dict[str, Any],
-    writer: SessionWriter,
-    progress: Progress,
+def write_documents(
+    documents: Iterator[dict[str, Any]], writer: SessionWriter, progress: Progress
 ) -> int:
-    """Write every session the server exports for ``filters``; return how many."""
-    with httpx.Client(
-        base_url=base_url, headers=client_headers(token), timeout=httpx.Timeout(30.0)
-    ) as http:
-        sessions = open_server_export(http, project_id, filters)
-        first = next(sessions, None)  # the server's refusal comes before a file appears
-        task = progress.add_task("Exporting", total=None)
-        count = 0
-        for document in itertools.chain(() if first is None else (first,), sessions):
-            writer.write(document)
-            count += 1
-            if count % PAGE_SIZE == 0:
-                progress.update(task, completed=count)
-        progress.update(task, completed=count, total=count)
-        return count
+    """Write sessions' JSON documents as they come; return how many."""
+    task = progress.add_task("Exporting", total=None)
+    count = 0
+    for document in documents:
+        writer.write(document)
+        count += 1
+        if count % PAGE_SIZE == 0:
+            progress.update(task, completed=count)
+    progress.update(task, completed=count, total=count)
+    return count
 
 
 def export_sessions(
@@ -188,9 +178,17 @@ def export_sessions(
     if url is not None:
         if not token:
             raise CliError("--url needs a token: --token or $SESSION_RUNTIME_TOKEN", exit_code=2)
-        with open_destination(output) as stream, progress:
-            writer = SessionWriter(export_format, stream)
-            count = write_from_server(url, token, project, filters, writer, progress)
+        with httpx.Client(
+            base_url=url, headers=client_headers(token), timeout=httpx.Timeout(30.0)
+        ) as http:
+            documents = open_server_export(http, project, filters)
+            # The server's refusal comes before a file or a progress bar appears.
+            first = next(documents, None)
+            if first is not None:
+                documents = itertools.chain((first,), documents)
+            with open_destination(output) as stream, progress:
+                writer = SessionWriter(export_format, stream)
+                count = write_documents(documents, writer, progress)
         print_hint(f"Exported {count} sessions to {output or 'stdout'}")
         return
 
