@@ -34,7 +34,8 @@ from .domain.models import (
     SessionStatus,
     UpdateSessionProgressInput,
 )
-from .domain.ports import ChangeFeed, Store
+from .domain.ports import ChangeFeed, PurgeCount, Store
+from .domain.stats import ExperienceFunnel, SessionStats, StatsInput
 from .domain.tokens import TokenRecord
 from .realtime.hub import LocalChangeFeed
 from .runtime import SessionRuntime
@@ -43,6 +44,7 @@ from .settings import Settings
 from .storage.postgres import PostgresStore
 from .storage.sqlite import SqliteStore
 from .subscriptions import ProjectSubscription, SessionSubscription
+from .sweeper import StaleSessionSweeper
 
 SYSTEM = System()
 """The principal of trusted in-process callers (scripts, the CLI): may do anything."""
@@ -59,6 +61,7 @@ __all__ = [
     "CreateSessionResult",
     "Event",
     "Experience",
+    "ExperienceFunnel",
     "FailSessionInput",
     "FailedPreconditionError",
     "Guest",
@@ -74,6 +77,7 @@ __all__ = [
     "Principal",
     "Project",
     "ProjectSubscription",
+    "PurgeCount",
     "ResourceExhaustedError",
     "Role",
     "Session",
@@ -81,10 +85,13 @@ __all__ = [
     "SessionRuntime",
     "SessionRuntimeError",
     "SessionService",
+    "SessionStats",
     "SessionStatus",
     "SessionSubscription",
     "Settings",
     "SqliteStore",
+    "StaleSessionSweeper",
+    "StatsInput",
     "Store",
     "System",
     "TokenRecord",
