@@ -98,3 +98,23 @@ def test_the_websocket_example(served: tuple[RunningServer, Seed], tmp_path: Pat
     (example,) = [block for block in blocks("python") if "/v1/ws" in block]
     output = run_python(example, environment(server, data), tmp_path).splitlines()
     assert output == ["{'type': 'authenticated'}", "{'type': 'subscribed', 'id': 'all'}"]
+
+
+def test_the_funnel_and_export_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (example,) = [block for block in blocks("bash") if "/stats?" in block]
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", example],
+        env=environment(server, data),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout)
+    assert stats["projectId"] == data.project_id and stats["mode"] == "guest"
+    assert set(stats["totals"]) == {"total", "active", "completed", "abandoned", "error"}
+    header = (tmp_path / "completed.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("id,projectId,eventId,experienceId,mode")
