@@ -80,6 +80,9 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._buckets)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._buckets
+
     def _shrink(self, now: float) -> None:
         """Forget full buckets (a fresh one is the same); if too many remain, the oldest half."""
         for key, bucket in list(self._buckets.items()):
