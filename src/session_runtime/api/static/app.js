@@ -137,7 +137,6 @@ function showDashboard(projects) {
   const remembered = sessionStorage.getItem(PROJECT_KEY);
   const chosen = projects.some((project) => project.id === remembered) ? remembered : projects[0].id;
   picker.value = chosen;
-  picker.disabled = projects.length < 2;
   show($("sign-in-view"), false);
   show($("topbar-tools"), true);
   show($("dashboard-view"), true);
@@ -367,6 +366,8 @@ function showView(view) {
   $("tab-funnel").setAttribute("aria-pressed", String(view === "funnel"));
   show($("sessions-view"), view === "sessions");
   show($("funnel-view"), view === "funnel");
+  // The funnel counts one mode only: with no mode chosen, guest sessions.
+  $("filter-mode").options[0].textContent = view === "funnel" ? "Guest (default)" : "Any mode";
   if (view === "funnel" && state.isStatsStale && state.projectId) loadStats();
 }
 

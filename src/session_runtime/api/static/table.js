@@ -96,6 +96,7 @@ export class SessionTable {
     row.dataset.status = session.status;
     row.dataset.step = String(session.currentStepIndex);
     row.dataset.version = String(session.version);
+    row.dataset.mode = session.mode;
     replaceChildren(cell("status"), h("span", { className: `badge status-${session.status}` },
       session.status));
     cell("experience").textContent = this.names.experience(session.experienceId);
