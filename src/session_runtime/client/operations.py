@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -28,6 +29,7 @@ from ..domain.models import (
     SessionPage,
     SessionStatus,
 )
+from ..domain.stats import SessionStats
 from .cache import QueryCache
 from .errors import error_from_response
 
@@ -232,6 +234,28 @@ def list_sessions(
         cache_key=key,
         remember=remember,
     )
+
+
+def session_stats(
+    project_id: str,
+    *,
+    event_id: str | None = None,
+    experience_id: str | None = None,
+    mode: Mode | str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> Call[SessionStats]:
+    given = {
+        "eventId": event_id,
+        "experienceId": experience_id,
+        "mode": mode,
+        "from": None if created_from is None else created_from.isoformat(),
+        "to": None if created_to is None else created_to.isoformat(),
+    }
+    params = {name: str(value) for name, value in given.items() if value is not None}
+    # Figures move with every write anywhere in the project: never cached.
+    return Call("GET", f"/v1/projects/{segment('projectId', project_id)}/stats", SessionStats,
+                params=params)  # fmt: skip
 
 
 def update_session_progress(
