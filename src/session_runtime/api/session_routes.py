@@ -227,6 +227,19 @@ _IF_MATCH = Header(
 _ONE = "/projects/{project_id}/sessions/{session_id}"
 
 
+# One event of the stream, as an SSE parser sees it; `data` is the session (or, for `end`,
+# its final status and version) as JSON.
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "id": {"type": "string", "description": "The session's version."},
+        "event": {"type": "string", "enum": ["snapshot", "end"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+
+
 def _json_errors(*codes: str) -> dict[int | str, dict[str, Any]]:
     """Error responses of a stream: JSON bodies, not the stream's own media type."""
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
@@ -296,7 +309,7 @@ async def fail_session(project_id: str, session_id: str, if_match: str | None = 
         200: {
             "description": "`event: snapshot` (`id:` = version) now and on each change, then "
             "`event: end` once the session is final; a comment line when quiet.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
         },
         **_json_errors(*_READ),
     },
