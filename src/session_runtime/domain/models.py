@@ -70,6 +70,18 @@ Identifier = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
+def _refuse_nul(text: str) -> str:
+    # PostgreSQL's text cannot hold U+0000: every store refuses it, so data can move between them.
+    if "\x00" in text:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return text
+
+
+Reason = Annotated[
+    StrictStr, Field(min_length=1, max_length=MAX_REASON_LENGTH), AfterValidator(_refuse_nul)
+]
+
+
 class MediaReference(TypedDict):
     """A produced media asset: ``{"mediaAssetId": "...", "url": "https://..."}``; no other keys."""
 
@@ -195,12 +207,12 @@ class CompleteSessionInput(_Model):
 
 class AbandonSessionInput(_Model):
     session_id: Identifier
-    reason: Annotated[StrictStr, Field(min_length=1, max_length=MAX_REASON_LENGTH)] | None = None
+    reason: Reason | None = None
 
 
 class FailSessionInput(_Model):
     session_id: Identifier
-    reason: Annotated[StrictStr, Field(min_length=1, max_length=MAX_REASON_LENGTH)]
+    reason: Reason
 
 
 class ListSessionsInput(_Model):
