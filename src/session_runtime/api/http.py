@@ -56,7 +56,7 @@ async def read_json_chunks(
     ``Content-Length`` before anything is read, or while it streams in.
     """
     if declared_length is not None:
-        if not declared_length.isdigit():
+        if not (declared_length.isascii() and declared_length.isdigit()):
             raise ValidationError.at("Content-Length", "not a number")
         if int(declared_length) > limit:
             raise _too_large(limit)
@@ -96,7 +96,7 @@ def if_match_version(header: str | None) -> int | None:
     if header is None or header.strip() == "*":
         return None
     text = header.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # str.isdigit() also takes "²", which int() refuses
         raise FailedPreconditionError(
             "If-Match must carry a version this server issued as an ETag",
             details={"ifMatch": header[:100]},

@@ -157,7 +157,8 @@ async def _close_on_disconnect(receive: Receive, subscription: SessionSubscripti
 def _version(last_event_id: str | None) -> int:
     """The version a reconnecting client has seen; anything unreadable counts as none."""
     text = (last_event_id or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 18 else 0
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else 0
 
 
 async def _send_error(
