@@ -58,6 +58,7 @@ test: lint pytest
 bench: $(STAMP) postgres
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/listing.py
+	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/http.py
 
 clean:
