@@ -46,8 +46,11 @@ def chromium_executable() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for this folder's tests, closed when they are done: Playwright's sync API
+    keeps an event loop running in this thread while it is open, which the async tests of
+    other folders could not start theirs beside."""
     executable = chromium_executable()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
