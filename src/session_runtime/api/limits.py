@@ -15,8 +15,10 @@ in-process system principal) are not limited.
   soon as a subscription ends.
 
 Both stay small whatever the clients do: the subscription map only holds tokens with a
-subscription open, and the bucket map is swept of idle (full) buckets, then halved, whenever it
-reaches ``max_buckets``. Losing a bucket only gives that token a fresh burst.
+subscription open, and the bucket map is swept of idle (full) buckets, then halved if most
+remain, whenever it reaches ``max_buckets``. Losing a bucket only gives that token a fresh
+burst. Each server process counts on its own: behind a load balancer, a token's rate and cap
+apply per node.
 """
 
 from __future__ import annotations
@@ -84,11 +86,15 @@ class RateLimiter:
         return key in self._buckets
 
     def _shrink(self, now: float) -> None:
-        """Forget full buckets (a fresh one is the same); if too many remain, the oldest half."""
+        """Forget full buckets (a fresh one is the same); if most remain, the oldest half.
+
+        Each call frees at least a quarter of the map, so the sweep costs O(1) per new token
+        however the tokens behave.
+        """
         for key, bucket in list(self._buckets.items()):
             if bucket.level + (now - bucket.stamp) * self.rate >= self.burst:
                 del self._buckets[key]
-        if len(self._buckets) >= self.max_buckets:
+        if len(self._buckets) > self.max_buckets * 3 // 4:
             for key in list(self._buckets)[: len(self._buckets) // 2 + 1]:
                 del self._buckets[key]
 
