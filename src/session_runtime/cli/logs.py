@@ -7,18 +7,41 @@ above unless ``-v`` (INFO) or ``-vv`` (DEBUG); ``serve`` shows INFO, uvicorn's l
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+# At DEBUG, uvicorn and websockets log request headers and WebSocket frames: an
+# `Authorization` header, or an `auth` message with its token.
+_TOKEN = re.compile(r"srt_[A-Za-z0-9_-]+")
+_AUTHORIZATION = re.compile(r"(?im)(authorization['\"]?\s*[:,]\s*['\"]?)[^'\"\r\n]+")
+_TOKEN_FIELD = re.compile(r"""(\\?["']token\\?["']\s*:\s*\\?["'])[^"'\\]+""")
+
+
+def redact(text: str) -> str:
+    """``text`` with every bearer token, ``Authorization`` value and ``token`` field hidden.
+
+    >>> redact('< authorization: Bearer srt_abc')
+    '< authorization: [redacted]'
+    """
+    text = _AUTHORIZATION.sub(r"\1[redacted]", text)
+    text = _TOKEN_FIELD.sub(r"\1[redacted]", text)
+    return _TOKEN.sub("srt_[redacted]", text)
+
+
 class StderrHandler(logging.StreamHandler[TextIO]):
-    """Writes to whatever ``sys.stderr`` is when a record comes (a test runner may swap it)."""
+    """Writes to whatever ``sys.stderr`` is when a record comes (a test runner may swap it),
+    never a token."""
 
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
         super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def level_for(verbosity: int, *, default: int = logging.WARNING) -> int:
