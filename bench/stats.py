@@ -377,7 +377,7 @@ def main() -> None:
         print(
             f"| {figure.store} | {figure.case} | {figure.sessions:,} | "
             f"{figure.stats_ms:.1f} ms | {figure.baseline_ms:,.0f} ms | "
-            f"{figure.baseline_ms / figure.stats_ms:.0f}x | "
+            f"{figure.baseline_ms / figure.stats_ms:.1f}x | "
             f"{'yes' if figure.stats_ms < TARGET_MS else 'no'} |"
         )
     print(f"\ntotal run time: {time.perf_counter() - started:.0f} s")
