@@ -1,4 +1,5 @@
-"""Hostile request bodies, sent as raw bytes to a real server on 127.0.0.1.
+"""Hostile request bodies, sent as raw bytes to a real server on 127.0.0.1, on SQLite and on
+PostgreSQL.
 
 Hypothesis draws, for create, PATCH, complete, abandon and fail, bodies of every kind a broken
 or malicious client sends: deep nesting, huge strings, lone surrogates and other unicode edge
@@ -14,6 +15,7 @@ kind says what the answer must be. Whatever the body:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +27,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from session_runtime import SessionRuntime
+from session_runtime.api import create_app
 from session_runtime.settings import Settings
 
+from ..support.postgres import PostgresDatabase
 from ..support.server import RunningServer, Seed, running_server, seed
 
 MAX_BODY_BYTES = 1_536 * 1024
@@ -38,26 +43,50 @@ ACCEPTED = 0
 """``Case.status`` for a body that must be accepted."""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+@dataclass(frozen=True)
+class Target:
+    server: RunningServer
+    seeded: Seed
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    """A server on each store, seeded through a runtime of its own before it starts."""
     folder: Path = tmp_path_factory.mktemp("fuzz")
     settings_ = Settings(
         database_path=folder / "sessions.db",
         max_body_bytes=MAX_BODY_BYTES,
         rate_limit_per_second=0,  # the limits have tests of their own
     )
-    with running_server(settings_) as running:
-        yield running
+
+    def runtime() -> SessionRuntime:
+        if request.param == "sqlite":
+            return SessionRuntime.sqlite(settings_.database_path)
+        return SessionRuntime.postgres(database.dsn, schema=schema)
+
+    if request.param == "postgres":
+        database: PostgresDatabase = request.getfixturevalue("postgres")
+        schema = database.new_schema()
+
+    async def seeded() -> Seed:
+        async with runtime() as opened:
+            return await seed(opened.service)
+
+    seed_ = asyncio.run(seeded())
+    with running_server(settings_, app=create_app(settings_, runtime())) as running:
+        yield Target(running, seed_)
 
 
 @pytest.fixture(scope="module")
-def seeded(server: RunningServer) -> Seed:
-    return server.call(seed(server.service))
+def seeded(target: Target) -> Seed:
+    return target.seeded
 
 
 @pytest.fixture(scope="module")
-def http(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+def http(target: Target) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=target.server.base_url, timeout=30) as client:
         yield client
 
 
