@@ -324,6 +324,11 @@ def test_websocket_refuses_every_caller_it_must(server: RunningServer, world: Wo
                 ws.send(json.dumps({"type": "subscribe", "id": "all", "projectId": project}))
                 _assert_refused(ws, "all", "PERMISSION_DENIED", [session, marker])
                 refusals += 2
+                if token == s.stranger:
+                    # Following its own project is allowed, and shows nothing of this one.
+                    own = {"type": "subscribe", "id": "own", "projectId": s.other_project_id}
+                    ws.send(json.dumps(own))
+                    assert _receive(ws) == {"type": "subscribed", "id": "own"}
                 # A change to the attacked session reaches nobody on this connection.
                 url = f"/v1/projects/{project}/sessions/{session}"
                 change = {"currentStepIndex": step}
