@@ -336,3 +336,25 @@ def test_hostile_bodies_are_refused_cleanly_and_store_nothing(
     print(f"{sum(seen.values())} requests: {dict(sorted(seen.items()))}")
     kinds = {kind for kind, _ in seen}
     assert len(kinds) >= 12, kinds  # the draw reached nearly every kind of body
+
+
+UNREADABLE_IF_MATCH = ["²", "٣", "abc", "-1", "1.5", 'W/"x"', "0x1", "", "1 2", "1e0", "\uff19"]
+"""Not a version this server issued: each gets 409, as a version mismatch does."""
+
+
+def test_unreadable_if_match_values_are_refused_and_store_nothing(
+    http: httpx.Client, seeded: Seed
+) -> None:
+    headers = seeded.headers(seeded.owner)
+    created = http.post(
+        f"/v1/projects/{seeded.project_id}/sessions", json=seeded.session_body(), headers=headers
+    )
+    url = f"/v1/projects/{seeded.project_id}/sessions/{created.json()['sessionId']}"
+    before = http.get(url, headers=headers).json()
+    for value in UNREADABLE_IF_MATCH:
+        if_match = {**headers, "If-Match": value.encode()}
+        for method, path in (("PATCH", url), ("POST", f"{url}/complete")):
+            response = http.request(method, path, json={}, headers=if_match)
+            assert response.status_code == 409, (value, response.text)
+            assert response.json()["error"]["code"] == "FAILED_PRECONDITION"
+    assert http.get(url, headers=headers).json() == before
