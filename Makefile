@@ -59,6 +59,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/listing.py
 	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/export.py
 	$(BIN)/python bench/http.py
 
 clean:

@@ -263,10 +263,14 @@ async def _measure_case(
     return Figure(store, case, stats.totals.total, stats_ms, baseline_ms)
 
 
-async def run_sqlite(folder: Path, sessions: int, rounds: int) -> list[Figure]:
-    path = folder / "stats.db"
-    async with SessionRuntime.sqlite(path) as runtime:  # creates the schema
-        catalog = await _catalog(runtime.service)
+def seed_sqlite(path: Path, sessions: int) -> Catalog:
+    """A new SQLite file with one project of ``sessions`` sessions (see the module's text)."""
+
+    async def schema_and_catalog() -> Catalog:
+        async with SessionRuntime.sqlite(path) as runtime:  # creates the schema
+            return await _catalog(runtime.service)
+
+    catalog = asyncio.run(schema_and_catalog())
     started = time.perf_counter()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
@@ -285,7 +289,15 @@ async def run_sqlite(folder: Path, sessions: int, rounds: int) -> list[Figure]:
     for _, definition in indexes:  # rebuilt from the schema's own statements
         conn.execute(definition)
     conn.execute("ANALYZE")
+    conn.close()
     print(f"SQLite: seeded {sessions:,} sessions in {time.perf_counter() - started:.0f} s")
+    return catalog
+
+
+async def run_sqlite(folder: Path, sessions: int, rounds: int) -> list[Figure]:
+    path = folder / "stats.db"
+    catalog = await asyncio.to_thread(seed_sqlite, path, sessions)
+    conn = sqlite3.connect(path, isolation_level=None)
 
     async def load(sql: str, params: list[Any]) -> list[Any]:
         return conn.execute(sql, params).fetchall()
