@@ -197,6 +197,8 @@ def cases(draw: st.DrawFn) -> Case:
             tail = b"}}" if bad.endswith(b'{"p": ') else b"}"
             if raw.startswith(b"{") and not bad.endswith(b'{"p": '):
                 raw = b"[" + raw + b"]"  # an object would be valid there
+            if raw == b"null" and not bad.endswith(b'{"p": '):
+                raw = b"7"  # null inputs or outputs mean "unchanged"
             return Case(operation, kind, bad + raw + tail, 422)
         if operation in ("abandon", "fail") and raw.startswith(b'"') and raw != b'""':
             raw = b"7"  # any non-empty string is a valid reason
