@@ -61,6 +61,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python bench/subscribers.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
