@@ -64,6 +64,11 @@ def test_retry_after_as_a_date() -> None:
     assert retry_after_seconds(None) is None
 
 
+@pytest.mark.parametrize("header", ["²", "١٢", "3.5", "-1", ""])
+def test_an_unreadable_retry_after_is_none(header: str) -> None:
+    assert retry_after_seconds(header) is None
+
+
 def test_a_server_bug_is_the_base_class() -> None:
     error = error_from_response(httpx.Response(500, json=body("INTERNAL", "oops")))
     assert type(error) is SessionRuntimeError

@@ -118,7 +118,7 @@ def retry_after_seconds(header: str | None) -> float | None:
     if header is None:
         return None
     text = header.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit to isdigit(), not to float()
         return float(text)
     try:
         moment = email.utils.parsedate_to_datetime(text)
