@@ -20,6 +20,9 @@ class JSONBytesResponse(JSONResponse):
 
 _RECENT_JSON: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 _RECENT_JSON_SIZE = 4096
+# Bounded in bytes too: 4,096 versions of a 1 MiB session would be 4 GiB.
+_RECENT_JSON_MAX_BYTES = 32 * 1024 * 1024
+_recent_json_bytes = 0
 
 
 def session_json(session: Session) -> bytes:
@@ -28,13 +31,17 @@ def session_json(session: Session) -> bytes:
     A version of a session never changes, so its JSON is kept for a while: a change fanned out
     to many subscribers is encoded once.
     """
+    global _recent_json_bytes
     key = (session.id, session.version)
     encoded = _RECENT_JSON.get(key)
     if encoded is None:
         encoded = session.__pydantic_serializer__.to_json(session, by_alias=True)
         _RECENT_JSON[key] = encoded
-        if len(_RECENT_JSON) > _RECENT_JSON_SIZE:
-            _RECENT_JSON.popitem(last=False)
+        _recent_json_bytes += len(encoded)
+        while _RECENT_JSON and (
+            len(_RECENT_JSON) > _RECENT_JSON_SIZE or _recent_json_bytes > _RECENT_JSON_MAX_BYTES
+        ):
+            _recent_json_bytes -= len(_RECENT_JSON.popitem(last=False)[1])
     return encoded
 
 
