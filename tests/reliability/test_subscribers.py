@@ -271,3 +271,39 @@ def test_a_thousand_subscribers_reconnecting_at_once_end_on_the_latest_state(
     tenant = seed(settings)
     server = launch(settings)
     asyncio.run(reconnect_all(settings.port, server.base_url, tenant))
+
+
+BIG_SESSION_BYTES = 600_000
+BIG_SESSION_WRITES = 200
+RSS_GROWTH_LIMIT_KB = 64 * 1024  # the cache holds at most 32 MiB
+
+
+def resident_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc status")
+
+
+def test_encoded_versions_kept_for_fan_out_stay_bounded_in_bytes(
+    tmp_path: Path, launch: Launch
+) -> None:
+    """Each version's JSON is kept for a while so that a change reaching many subscribers is
+    encoded once. 200 versions of a 600 KB session are 120 MB of JSON: the server must not
+    keep them all (it kept 4,096 versions whatever their size, up to gigabytes)."""
+    settings = server_settings(database_path=tmp_path / "sessions.db")
+    tenant = seed(settings)
+    server = launch(settings)
+    with httpx.Client(base_url=server.base_url, headers=tenant.headers, timeout=30) as http:
+        created = http.post(
+            f"/v1/projects/{tenant.project_id}/sessions", json=tenant.session_body()
+        )
+        path = tenant.session_path(created.json()["sessionId"])
+        big = {"inputs": {"blob": "x" * BIG_SESSION_BYTES}}
+        assert http.patch(path, json=big).status_code == 200
+        before = resident_kb(server.process.pid)
+        for index in range(BIG_SESSION_WRITES):
+            assert http.patch(path, json={"currentStepIndex": index}).status_code == 200
+        grown = resident_kb(server.process.pid) - before
+    print(f"\nserver memory grew {grown / 1024:.0f} MiB over {BIG_SESSION_WRITES} versions")
+    assert grown < RSS_GROWTH_LIMIT_KB
