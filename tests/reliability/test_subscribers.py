@@ -1,34 +1,36 @@
 """Subscribers: a stalled reader never holds writers back, and reconnecting ones miss nothing.
 
-1. Subscribers that stop reading (an SSE stream on a socket with a 4 KiB receive buffer, and
-   a WebSocket client whose queue holds one message, on a socket as small) while a writer
-   replaces a 16 KiB input as fast as the server answers, for ``STALL_SECONDS``. The writes
-   all complete while both stay stalled (if a full socket blocked a writer, they could not:
-   the test would time out), a subscriber that reads normally keeps up, and once the stalled
-   ones read again each gets the latest snapshot, with versions only ever increasing. That
-   the stalled SSE stream received fewer snapshots than there were versions shows its
-   buffers did fill.
+1. Subscribers that stop reading (an SSE stream and a WebSocket, each on a socket with a
+   4 KiB receive buffer) while a writer replaces a 16 KiB input as fast as the server
+   answers, for ``STALL_SECONDS``. The writes all complete while both stay stalled (if a full
+   socket blocked a writer, they could not: the test would time out), a subscriber that reads
+   normally keeps up, and once the stalled ones read again each gets the latest snapshot,
+   with versions only ever increasing. That each stalled subscriber received fewer snapshots
+   than there were versions shows its buffers did fill (and that the server coalesced,
+   rather than queued, what it could not send).
 2. ``RECONNECTING`` SSE subscribers on one session drop their connections at the same moment,
    writes go on while they are away, and they all reconnect at once with ``Last-Event-ID``:
    none is sent a version it had already seen, and every one ends on the stored state.
 
-Streams are read with a small client over asyncio sockets (chunked transfer decoding and SSE
-framing, nothing more) so that a thousand of them cost the test process little.
+Streams are read with small clients over asyncio sockets (chunked transfer decoding and SSE
+framing; WebSocket frames) so that a thousand of them cost the test process little.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import resource
 import socket
+import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import websockets
 
 from .conftest import Launch, Tenant, seed, server_settings
 
@@ -126,6 +128,56 @@ class EventStream:
         self.writer.transport.abort()
 
 
+@dataclass
+class RawWebSocket:
+    """``/v1/ws`` on a small socket, framed by hand: when nothing reads it, asyncio stops
+    reading the socket once 128 KiB wait (twice the stream limit), and the server's sends back
+    up (a client library would keep reading into memory of its own)."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    @classmethod
+    async def open(cls, port: int, token: str) -> RawWebSocket:
+        reader, writer = await asyncio.open_connection(sock=await small_socket(port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            f"GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(reader, writer)
+
+    def send(self, message: dict[str, Any]) -> None:
+        payload = json.dumps(message).encode()
+        assert len(payload) < 65_536
+        mask = os.urandom(4)
+        length = (
+            bytes([0x80 | len(payload)])
+            if len(payload) < 126
+            else b"\xfe" + struct.pack(">H", len(payload))
+        )
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        self.writer.write(b"\x81" + length + mask + masked)
+
+    async def receive(self) -> dict[str, Any]:
+        """The next text message (the server sends each in one unmasked frame)."""
+        first, second = await self.reader.readexactly(2)
+        assert first == 0x81, first
+        length = second & 0x7F
+        if length == 126:
+            (length,) = struct.unpack(">H", await self.reader.readexactly(2))
+        elif length == 127:
+            (length,) = struct.unpack(">Q", await self.reader.readexactly(8))
+        message: dict[str, Any] = json.loads(await self.reader.readexactly(length))
+        return message
+
+    def drop(self) -> None:
+        self.writer.transport.abort()
+
+
 async def create_session(http: httpx.AsyncClient, tenant: Tenant) -> str:
     response = await http.post(
         f"/v1/projects/{tenant.project_id}/sessions", json=tenant.session_body()
@@ -143,16 +195,10 @@ async def stall(port: int, base_url: str, tenant: Tenant) -> None:
         await stalled.read_until(1, timeout=10)
         reading = await EventStream.open(port, path + "/events", tenant.token)
         await reading.read_until(1, timeout=10)
-        ws = await websockets.connect(
-            base_url.replace("http", "ws", 1) + "/v1/ws",
-            sock=await small_socket(port),
-            additional_headers=tenant.headers,
-            max_queue=1,
-            max_size=None,
-        )
+        ws = await RawWebSocket.open(port, tenant.token)
         subscribe = {"type": "subscribe", "id": "s", "projectId": tenant.project_id}
-        await ws.send(json.dumps({**subscribe, "sessionId": session_id}))
-        assert json.loads(await ws.recv())["session"]["version"] == 1
+        ws.send({**subscribe, "sessionId": session_id})
+        assert (await ws.receive())["session"]["version"] == 1
 
         async def follow() -> None:
             while await reading.read_some():
@@ -179,19 +225,20 @@ async def stall(port: int, base_url: str, tenant: Tenant) -> None:
         # It did stall: its buffers filled and the server coalesced what it could not send.
         assert len(stalled.versions) < final["version"], (len(stalled.versions), writes)
 
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(15):  # reading again
             seen = []
             while not seen or seen[-1]["version"] < final["version"]:
-                message = json.loads(await ws.recv())
+                message = await ws.receive()
                 assert message["type"] == "snapshot", message
                 seen.append(message["session"])
         assert seen[-1] == final
         assert [s["version"] for s in seen] == sorted({s["version"] for s in seen})
+        assert len(seen) + 1 < final["version"], (len(seen), writes)  # it did stall
         print(
             f"\n{writes} writes during a {STALL_SECONDS:.0f} s stall; snapshots received by the "
             f"stalled SSE stream {len(stalled.versions)}, by the stalled WebSocket {len(seen) + 1}"
         )
-        await ws.close()
+        ws.drop()
         for stream in (stalled, reading):
             stream.drop()
 
