@@ -41,7 +41,7 @@ from .conftest import Launch, PostgresTarget, Tenant, seed, server_settings
 
 WRITERS = 64
 SESSIONS = 8
-DEFAULT_WRITES_EACH = 100
+DEFAULT_WRITES_EACH = 150
 WRITES_EACH = int(os.environ.get("RELIABILITY_WRITES_EACH", DEFAULT_WRITES_EACH))
 LOAD_SECONDS = max(100.0, WRITES_EACH * 1.0)  # a bound, never reached on a healthy run
 SETTLE_SECONDS = 15.0
