@@ -116,6 +116,7 @@ def kill_ten_times(
 ) -> list[int]:
     """The rounds; returns how many writes were acknowledged in each."""
     server = launch_server()
+    servers = [server]
     session_ids = create_sessions(server, tenant)
     ledger = Ledger(
         acknowledged={session_id: set() for session_id in session_ids},
@@ -125,12 +126,14 @@ def kill_ten_times(
     for round_ in range(ROUNDS):
         if round_ > 0:
             server = launch_server()  # waits for /readyz: the server started cleanly
+            servers.append(server)
         before = sum(map(len, ledger.acknowledged.values()))
         asyncio.run(load_until_killed(server, tenant, session_ids, ledger, round_))
         assert server.process.returncode == -9
         per_round.append(sum(map(len, ledger.acknowledged.values())) - before)
         check(read(), ledger, round_)
-    assert "Traceback" not in server.log.read_text(errors="replace")
+    for each in servers:
+        assert "Traceback" not in each.log.read_text(errors="replace"), each.log
     return per_round
 
 
