@@ -57,20 +57,25 @@ def run_python(code: str, env: dict[str, str], cwd: Path) -> str:
     return done.stdout
 
 
-def test_the_curl_session(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
-    server, data = served
-    (session,) = [block for block in blocks("bash") if "curl -sf -X POST" in block]
+def run_bash(script: str, env: dict[str, str], cwd: Path) -> str:
     done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", session],
-        env=environment(server, data),
-        cwd=tmp_path,
+        ["bash", "-euo", "pipefail", "-c", script],
+        env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    answers = [json.loads(line) for line in done.stdout.replace("}{", "}\n{").splitlines()]
+    return done.stdout
+
+
+def test_the_curl_session(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (session,) = [block for block in blocks("bash") if "curl -sf -X POST" in block]
+    printed = run_bash(session, environment(server, data), tmp_path)
+    answers = [json.loads(line) for line in printed.replace("}{", "}\n{").splitlines()]
     final = answers[-1]
     assert final["status"] == "completed"
     assert final["version"] == 4
@@ -103,17 +108,7 @@ def test_the_websocket_example(served: tuple[RunningServer, Seed], tmp_path: Pat
 def test_the_funnel_and_export_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
     server, data = served
     (example,) = [block for block in blocks("bash") if "/stats?" in block]
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", example],
-        env=environment(server, data),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    stats = json.loads(done.stdout)
+    stats = json.loads(run_bash(example, environment(server, data), tmp_path))
     assert stats["projectId"] == data.project_id and stats["mode"] == "guest"
     assert set(stats["totals"]) == {"total", "active", "completed", "abandoned", "error"}
     header = (tmp_path / "completed.csv").read_text(encoding="utf-8").splitlines()[0]
