@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import signal
 import subprocess
@@ -61,12 +60,6 @@ uvicorn.run(
 )
 """
 READY_SECONDS = 20.0
-
-# httpcore imports sniffio on every request; where it is not installed, each failed import
-# searches sys.path again, which was a third of the load tests' time. Recorded as absent, the
-# import fails at once.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
