@@ -116,7 +116,7 @@ def test_serve_prints_working_demo_tokens_on_first_start_only(tmp_path: Path) ->
         owner_line = server.wait_for_line(r"owner token", deadline)
         guest_line = server.wait_for_line(r"guest token", deadline)
         served = server.wait_for_line(r"^Serving ", deadline)
-        assert f"{url} (API docs at {url}/docs)" in served
+        assert f"{url} (the dashboard at {url}/, API docs at {url}/docs)" in served
         wait_until_healthy(url, deadline)
         owner = re.search(r"srt_\S+", owner_line)
         guest = re.search(r"srt_\S+", guest_line)
@@ -132,4 +132,6 @@ def test_serve_prints_working_demo_tokens_on_first_start_only(tmp_path: Path) ->
 
     with serving(database, port) as again:
         again.wait_for_line(r"^Serving ", deadline)
-        assert again.stdout == [f"Serving {database} on {url} (API docs at {url}/docs)"]
+        assert again.stdout == [
+            f"Serving {database} on {url} (the dashboard at {url}/, API docs at {url}/docs)"
+        ]

@@ -114,7 +114,10 @@ def serve(
     if demo is not None:
         print_demo(demo, where)
     url = url_of(settings.host, settings.port)
-    out().print(f"Serving {where} on {url} (API docs at {url}/docs)", soft_wrap=True)
+    out().print(
+        f"Serving {where} on {url} (the dashboard at {url}/, API docs at {url}/docs)",
+        soft_wrap=True,
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
