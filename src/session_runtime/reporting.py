@@ -30,12 +30,16 @@ SWEEP_BATCH = 500
 
 
 def stale_reason(idle_after: timedelta) -> str:
-    """What a swept session's ``endReason`` says: ``no update for 30 minutes``."""
-    seconds = int(idle_after.total_seconds())
-    if seconds % 60 == 0:
-        minutes = seconds // 60
+    """What a swept session's ``endReason`` says: ``no update for 30 minutes``.
+
+    >>> stale_reason(timedelta(seconds=90))
+    'no update for 90 seconds'
+    """
+    seconds = idle_after.total_seconds()
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
         return f"no update for {minutes} minute{'s' if minutes != 1 else ''}"
-    return f"no update for {seconds} second{'s' if seconds != 1 else ''}"
+    return f"no update for {seconds:g} second{'s' if seconds != 1 else ''}"
 
 
 class ReportingOperations(CatalogOperations):

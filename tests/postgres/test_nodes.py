@@ -110,7 +110,7 @@ def seed(dsn: str) -> Seeded:
 
 
 @contextmanager
-def node(dsn: str, log: Path) -> Iterator[Node]:
+def node(dsn: str, log: Path, env: dict[str, str] | None = None) -> Iterator[Node]:
     port = free_port()
     with log.open("wb") as output:
         command = [sys.executable, "-m", "session_runtime.cli", "serve"]
@@ -118,7 +118,7 @@ def node(dsn: str, log: Path) -> Iterator[Node]:
             [*command, "--port", str(port), "--database-url", dsn],
             stdout=output,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "SESSION_RUNTIME_HEARTBEAT_SECONDS": "1"},
+            env={**os.environ, "SESSION_RUNTIME_HEARTBEAT_SECONDS": "1", **(env or {})},
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -143,11 +143,13 @@ def node(dsn: str, log: Path) -> Iterator[Node]:
 
 
 @contextmanager
-def two_nodes(dsn: str, folder: Path) -> Iterator[tuple[Node, Node]]:
+def two_nodes(
+    dsn: str, folder: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[Node, Node]]:
     with ExitStack() as stack:
         yield (
-            stack.enter_context(node(dsn, folder / "node-a.log")),
-            stack.enter_context(node(dsn, folder / "node-b.log")),
+            stack.enter_context(node(dsn, folder / "node-a.log", env)),
+            stack.enter_context(node(dsn, folder / "node-b.log", env)),
         )
 
 
@@ -240,6 +242,39 @@ def test_sixteen_writers_on_two_nodes_lose_no_key(
     expected = {f"w{n}-{i}" for n in range(16) for i in range(writes_each)}
     assert set(stored["inputs"]) == expected
     assert stored["version"] == 16 * writes_each + 1
+
+
+def test_two_sweeping_nodes_abandon_each_stale_session_once(
+    cluster: RestartableCluster, tmp_path: Path
+) -> None:
+    data = seed(cluster.dsn)
+    # Both nodes sweep every 0.1 s for sessions idle over 1.5 s, racing for the same rows.
+    sweeping = {
+        "SESSION_RUNTIME_STALE_AFTER_SECONDS": "1.5",
+        "SESSION_RUNTIME_SWEEP_INTERVAL_SECONDS": "0.1",
+    }
+    with two_nodes(cluster.dsn, tmp_path, sweeping) as (a, b):
+        session_ids = [data.new_session(a) for _ in range(30)]
+        follower = Follower(data.session_url(b, session_ids[0]), data.headers)
+        try:
+            follower.wait_for_version(1, timeout=5)
+            follower.wait_for_version(2, timeout=10)
+            assert follower.latest is not None
+            assert follower.latest["status"] == "abandoned"
+        finally:
+            follower.close()
+        deadline = time.monotonic() + 10
+        while True:
+            stored = [
+                httpx.get(data.session_url(b, sid), headers=data.headers).json()
+                for sid in session_ids
+            ]
+            if all(s["status"] == "abandoned" for s in stored) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    # Swept once each: one write, so version 2, whichever node won.
+    assert [(s["status"], s["version"]) for s in stored] == [("abandoned", 2)] * 30
+    assert {s["endReason"] for s in stored} == {"no update for 1.5 seconds"}
 
 
 def test_an_outage_answers_503_quickly_and_both_nodes_recover(
