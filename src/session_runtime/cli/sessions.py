@@ -28,9 +28,11 @@ from .options import (
     session_filters,
 )
 from .runner import run
+from .stats import session_stats
 
 sessions_app = typer.Typer(
-    help="List, show, watch and export the sessions of a project.", no_args_is_help=True
+    help="List, show, watch, export and count the sessions of a project.",
+    no_args_is_help=True,
 )
 
 SessionArgument = Annotated[str, typer.Argument(metavar="SESSION_ID", help="The session's id.")]
@@ -235,3 +237,4 @@ def watch_session(
 
 
 command(sessions_app, "export")(export_sessions)
+command(sessions_app, "stats")(session_stats)
