@@ -147,6 +147,7 @@ def create_app(
         limits,
         max_body_bytes=settings.max_body_bytes,
         heartbeat_seconds=settings.heartbeat_seconds,
+        token_cache_seconds=settings.token_cache_seconds,
     )
     install_openapi(app, documented_routes.routes)
     return app

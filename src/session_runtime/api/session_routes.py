@@ -48,12 +48,14 @@ class SessionRoutes:
         *,
         max_body_bytes: int,
         heartbeat_seconds: float,
+        token_cache_seconds: float,
     ) -> None:
         self.service = service
         self.metrics = metrics
         self.limits = limits
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
+        self.token_cache_seconds = token_cache_seconds
 
     def matches(self, scope: Scope) -> re.Match[str] | None:
         match = SESSION_PATH.fullmatch(scope["path"])
@@ -77,6 +79,7 @@ class SessionRoutes:
                 metrics=self.metrics,
                 limits=self.limits,
                 heartbeat_seconds=self.heartbeat_seconds,
+                token_cache_seconds=self.token_cache_seconds,
             )
             return
         headers = _headers(scope)
@@ -234,7 +237,7 @@ _SSE_EVENT: dict[str, Any] = {
     "required": ["event", "data"],
     "properties": {
         "id": {"type": "string", "description": "The session's version."},
-        "event": {"type": "string", "enum": ["snapshot", "end"]},
+        "event": {"type": "string", "enum": ["snapshot", "end", "error"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
@@ -308,7 +311,8 @@ async def fail_session(project_id: str, session_id: str, if_match: str | None = 
     responses={
         200: {
             "description": "`event: snapshot` (`id:` = version) now and on each change, then "
-            "`event: end` once the session is final; a comment line when quiet.",
+            "`event: end` once the session is final, or `event: error` (the error body) once "
+            "the token is no longer valid; a comment line when quiet.",
             "content": {"text/event-stream": {"schema": _SSE_EVENT}},
         },
         **_json_errors(*_READ),
