@@ -118,10 +118,14 @@ def load_assets(directory: Path = STATIC_DIRECTORY) -> dict[str, Asset]:
         content_type = CONTENT_TYPES.get(path.suffix)
         if not path.is_file() or content_type is None:
             continue
-        body = path.read_bytes()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        assets[path.name] = Asset(body=body, content_type=content_type, etag=etag)
+        assets[path.name] = asset_of(path.read_bytes(), content_type)
     return assets
+
+
+def asset_of(body: bytes, content_type: str) -> Asset:
+    """A file's bytes as an asset, its ETag the hash of those bytes."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Asset(body=body, content_type=content_type, etag=etag)
 
 
 ASSETS: Final = load_assets()
@@ -131,11 +135,19 @@ router = APIRouter(include_in_schema=False)
 
 
 def serve_asset(request: Request, name: str) -> Response:
-    """The asset, or ``304`` when the browser already holds this version of it."""
-    asset = ASSETS.get(name)
+    """The dashboard's asset ``name``, or ``304`` when the browser already holds it."""
+    return asset_response(request, ASSETS, name, DASHBOARD_POLICY)
+
+
+def asset_response(
+    request: Request, assets: Mapping[str, Asset], name: str, policy: Mapping[str, str]
+) -> Response:
+    """``assets[name]`` under ``policy``, or ``304`` when the browser already holds this
+    version of it; ``NOT_FOUND`` for a name that is not there."""
+    asset = assets.get(name)
     if asset is None:
         raise NotFoundError.of("asset", name)
-    headers = {**security_headers(request), "ETag": asset.etag}
+    headers = {**security_headers(request, policy), "ETag": asset.etag}
     if asset.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     body = b"" if request.method == "HEAD" else asset.body

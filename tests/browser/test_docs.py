@@ -1,0 +1,61 @@
+"""``/docs`` renders every operation in a real Chromium that may reach nothing but this
+server: Swagger UI comes from the installed package, not from a CDN."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Browser, ConsoleMessage, Route, expect
+
+from ..support.server import RunningServer
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def test_the_api_documentation_renders_without_the_internet(
+    browser: Browser, server: RunningServer
+) -> None:
+    schema = httpx.get(f"{server.base_url}/openapi.json", timeout=10).json()
+    operations = [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in METHODS
+    ]
+    assert len(operations) > 10
+
+    context = browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 800})
+    outside: list[str] = []
+    problems: list[str] = []
+
+    def elsewhere(route: Route) -> None:
+        outside.append(route.request.url)
+        route.abort()
+
+    # As on a machine with no internet: anything not to this server fails at once.
+    context.route(lambda url: not url.startswith(server.base_url), elsewhere)
+    page = context.new_page()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":  # a refused policy, a failed script
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        page.goto("/docs")
+        blocks = page.locator(".opblock")
+        expect(blocks).to_have_count(len(operations), timeout=15_000)
+        expect(page.locator(".info .title")).to_contain_text("session-runtime")
+        shown = set(
+            zip(
+                page.locator(".opblock-summary-method").all_inner_texts(),
+                [text.replace("\u200b", "") for text in
+                 page.locator(".opblock-summary-path").all_inner_texts()],
+                strict=True,
+            )
+        )  # fmt: skip
+        assert shown == set(operations)
+    finally:
+        context.close()
+    assert outside == [], f"the page asked for {len(outside)} outside addresses: {outside}"
+    assert problems == []
