@@ -11,7 +11,7 @@ once tokens expire) ends the connection the same way:
 - SSE: an ``error`` event carrying the one error body (``UNAUTHENTICATED``), then the end;
 - WebSocket: an ``error`` message, then close code 4401.
 
-The timer runs at half the token cache window: a revocation through this server (whose cache
+The timer runs at (up to) half the token cache window: a revocation through this server (whose cache
 forgets the token at once) reaches its open connections within half the window; one made by
 another process (``session-runtime tokens revoke``) within the window and a half, since this
 server may trust the token for up to one window after the revocation.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -75,10 +76,12 @@ class CredentialCheck:
     async def watch(self, on_lapse: OnLapse) -> None:
         """Re-check every ``interval`` until the token lapses, then call ``on_lapse`` once.
 
-        Runs until cancelled (the connection closed) or the token lapsed.
+        Runs until cancelled (the connection closed) or the token lapsed. Each wait is a
+        little shorter than ``interval``, by a random amount, so that connections opened at
+        one moment (a reconnect after a restart) do not all miss the token cache at once.
         """
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self.interval * random.uniform(0.75, 1.0))
             error = await self.lapse()
             if error is not None:
                 await on_lapse(error)
