@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
+
 from .domain.auth import (
     Guest,
     Member,
@@ -43,11 +45,15 @@ class CatalogOperations:
     def __init__(self, *, token_cache_seconds: float = 0.0) -> None:
         # The catalog never loses a record, so a triple seen once stays valid.
         self._known_catalog: set[tuple[str, str, str]] = set()
-        # Tokens seen valid, by hash, until a deadline: a server checks one on every request.
-        # A revocation through this service takes effect at once; one made by another process
-        # (the CLI) within ``token_cache_seconds``.
+        # Tokens seen valid, by hash, for ``token_cache_seconds``: a server checks one on every
+        # request. A revocation through this service takes effect at once; one made by another
+        # process (the CLI) within ``token_cache_seconds``.
         self.token_cache_seconds = token_cache_seconds
-        self._valid_tokens: dict[str, tuple[Principal, float]] = {}
+        self._valid_tokens: TTLCache[str, Principal] | None = (
+            TTLCache(maxsize=_MAX_CACHED_TOKENS, ttl=token_cache_seconds, timer=time.monotonic)
+            if token_cache_seconds > 0
+            else None
+        )
 
     def _operation(self, action: str) -> Operation:
         return Operation(action, self.observers)
@@ -60,18 +66,15 @@ class CatalogOperations:
             if not token:
                 raise UnauthenticatedError("a bearer token is required")
             token_hash = hash_token(token)
-            cached = self._valid_tokens.get(token_hash)
-            if cached is not None and cached[1] > time.monotonic():
-                return cached[0]
+            cached = None if self._valid_tokens is None else self._valid_tokens.get(token_hash)
+            if cached is not None:
+                return cached
             record = await self.store.find_token(token_hash)
             if record is None or record.is_revoked:
                 raise UnauthenticatedError("the token is unknown or revoked")
             principal = record.principal()
-            if self.token_cache_seconds > 0:
-                if len(self._valid_tokens) >= _MAX_CACHED_TOKENS:
-                    self._valid_tokens.clear()
-                deadline = time.monotonic() + self.token_cache_seconds
-                self._valid_tokens[token_hash] = (principal, deadline)
+            if self._valid_tokens is not None:
+                self._valid_tokens[token_hash] = principal
             return principal
 
     async def create_member_token(
@@ -137,7 +140,8 @@ class CatalogOperations:
                     raise NotFoundError.of("token", token_id)
                 authorize_project_admin(principal, principal.project_id)
             record = await self.store.revoke_token(token_id, self.clock())
-            self._valid_tokens.clear()
+            if self._valid_tokens is not None:
+                self._valid_tokens.clear()
             if record is None:
                 raise NotFoundError.of("token", token_id)
             return record

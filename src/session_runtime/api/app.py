@@ -21,7 +21,7 @@ from . import dashboard, reports, routes, websocket
 from .errors import error_responses, install_error_handlers
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
-from .responses import JSONBytesResponse
+from .responses import JSONBytesResponse, SessionJson
 from .schemas import install_openapi
 from .session_routes import SessionRoutes, documented_routes
 
@@ -112,6 +112,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.limits = limits = Limits.from_settings(settings)
+    app.state.session_json = session_json = SessionJson()
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(reports.router)
@@ -145,6 +146,7 @@ def create_app(
         runtime.service,
         metrics,
         limits,
+        session_json,
         max_body_bytes=settings.max_body_bytes,
         heartbeat_seconds=settings.heartbeat_seconds,
     )

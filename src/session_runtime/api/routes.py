@@ -16,7 +16,7 @@ from .http import (
     read_json_object,
     service_of,
 )
-from .responses import session_json
+from .responses import SessionJson
 from .schemas import (
     CreateSessionBody,
     CreateSessionResponse,
@@ -114,6 +114,7 @@ async def create_session(request: Request, project_id: str) -> Response:
     merge_path_field(body, "projectId", project_id)
     result = await service_of(request).create_session(principal, body)
     session = result.session
+    session_json: SessionJson = request.app.state.session_json
     content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), session_json(session))
     return Response(
         content,

@@ -27,7 +27,7 @@ from .errors import error_responses
 from .http import bearer_token, if_match_version, merge_path_field, read_json_chunks
 from .limits import Limits
 from .metrics import Metrics
-from .responses import session_json
+from .responses import SessionJson
 from .schemas import AbandonSessionBody, FailSessionBody, UpdateSessionProgressBody, json_body
 from .streams import serve_session_events
 
@@ -45,6 +45,7 @@ class SessionRoutes:
         service: SessionService,
         metrics: Metrics,
         limits: Limits,
+        session_json: SessionJson,
         *,
         max_body_bytes: int,
         heartbeat_seconds: float,
@@ -52,6 +53,7 @@ class SessionRoutes:
         self.service = service
         self.metrics = metrics
         self.limits = limits
+        self.session_json = session_json
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
 
@@ -76,6 +78,7 @@ class SessionRoutes:
                 service=self.service,
                 metrics=self.metrics,
                 limits=self.limits,
+                session_json=self.session_json,
                 heartbeat_seconds=self.heartbeat_seconds,
             )
             return
@@ -102,7 +105,7 @@ class SessionRoutes:
             message = "an unexpected error occurred; it has been reported"
             await send_json(send, 500, _error("INTERNAL", message))
             return
-        await send_session(send, session)
+        await send_session(send, session, self.session_json(session))
 
     async def _authenticate(self, headers: dict[bytes, bytes]) -> Any:
         authorization = headers.get(b"authorization")
@@ -189,8 +192,7 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_session(send: Send, session: Session) -> None:
-    body = session_json(session)
+async def send_session(send: Send, session: Session, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -32,7 +32,7 @@ from ..subscriptions import SessionSubscription
 from .http import bearer_token
 from .limits import Limits, retry_after_headers
 from .metrics import Metrics
-from .responses import session_json
+from .responses import SessionJson
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ async def serve_session_events(
     service: SessionService,
     metrics: Metrics,
     limits: Limits,
+    session_json: SessionJson,
     heartbeat_seconds: float,
 ) -> None:
     """Authenticate, subscribe, then stream until the session is final or the client leaves."""
@@ -91,6 +92,7 @@ async def serve_session_events(
             send,
             receive,
             subscription,
+            session_json,
             after_version=_version(last_event_id),
             heartbeat_seconds=heartbeat_seconds,
         )
@@ -103,6 +105,7 @@ async def _stream(
     send: Send,
     receive: Receive,
     subscription: SessionSubscription,
+    session_json: SessionJson,
     *,
     after_version: int,
     heartbeat_seconds: float,

@@ -42,7 +42,7 @@ from .reporting_sql import (
     stats_counts_sql,
 )
 from .rows import micros_or_none, part_from_row, session_to_row, token_from_row, token_to_row
-from .session_cache import CachedSession, SessionCache
+from .session_cache import CachedSession, new_session_cache, remember
 from .sqlite_rows import (
     INPUTS_COLUMN,
     OUTPUTS_COLUMN,
@@ -86,7 +86,8 @@ class SqliteStore:
         self._local = threading.local()
         self._read_connections: list[sqlite3.Connection] = []
         self._read_connections_lock = threading.Lock()
-        self._cache = SessionCache()
+        self._cache = new_session_cache()
+        self._cache_data_version: int | None = None
         self.purge_batch = PURGE_BATCH
 
     @property
@@ -155,9 +156,9 @@ class SqliteStore:
         # Another connection committed since the writer last looked: forget what the cache
         # holds rather than trust it.
         data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if data_version != self._cache.data_version:
+        if data_version != self._cache_data_version:
             self._cache.clear()
-            self._cache.data_version = data_version
+            self._cache_data_version = data_version
 
     async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         writer = self._writer
@@ -373,7 +374,7 @@ class SqliteStore:
                 cached = CachedSession(
                     session_from_row(row), row[INPUTS_COLUMN], row[OUTPUTS_COLUMN]
                 )
-                cache.put(session_id, cached)
+                remember(cache, session_id, cached)
             current = cached.session
             if current.project_id != project_id:
                 raise NotFoundError.of("session", session_id)
@@ -400,7 +401,7 @@ class SqliteStore:
                 ),
             )
             written = CachedSession(updated, inputs, outputs)
-            cache.put(session_id, written)
+            remember(cache, session_id, written)
             return _public_copy(written), True
 
         return await self._write(op)
@@ -445,7 +446,7 @@ class SqliteStore:
         def delete_batch(conn: sqlite3.Connection) -> int:
             rows = conn.execute(sql, place.params).fetchall()
             for session_id, project_id, mode, status in rows:
-                cache.discard(session_id)
+                cache.pop(session_id, None)
                 tally.add(project_id, mode, status)
             return len(rows)
 
