@@ -25,6 +25,7 @@ import asyncpg
 import orjson
 
 from ..domain.errors import NotFoundError, UnavailableError
+from ..domain.limits import holds_nul, refuse_nul
 from ..domain.models import Event, Experience, Project, Session
 from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
 from ..domain.stats import StatsAggregate
@@ -38,17 +39,7 @@ from .postgres_connection import (
     keep_session,
     storage_errors,
 )
-from .postgres_rows import (
-    PART_COLUMNS,
-    SESSION_COLUMNS,
-    TOKEN_COLUMNS,
-    holds_nul,
-    placeholders,
-    project_from_row,
-    refuse_nul,
-    session_changes,
-    session_from_row,
-)
+from .postgres_rows import TOKEN_COLUMNS, placeholders, session_changes
 from .postgres_schema import migrate, quote_identifier
 from .reporting_sql import (
     PURGE_BATCH,
@@ -64,7 +55,16 @@ from .reporting_sql import (
     stale_sql,
     stats_counts_sql,
 )
-from .rows import part_from_row, session_to_row, token_from_row, token_to_row
+from .rows import (
+    PART_COLUMNS,
+    SESSION_COLUMNS,
+    part_from_row,
+    project_from_row,
+    session_from_row,
+    session_to_row,
+    token_from_row,
+    token_to_row,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class PostgresStore:
             yield conn
 
     async def _fetch(self, sql: str, *params: Any) -> list[Any]:
-        if holds_nul(params):  # a key no stored row can have; PostgreSQL would refuse it
+        if holds_nul(*params):  # a key no stored row can have; PostgreSQL would refuse it
             self._check_open()
             return []
         async with self._connection() as conn:
@@ -379,7 +379,7 @@ class PostgresStore:
         For a change listener that lost its connection: the notices sent meanwhile are gone,
         so it asks the table instead.
         """
-        storable = [project_id for project_id in project_ids if not holds_nul((project_id,))]
+        storable = [project_id for project_id in project_ids if not holds_nul(project_id)]
         if not storable:
             self._check_open()
             return []
@@ -394,7 +394,7 @@ class PostgresStore:
     async def update_session(
         self, project_id: str, session_id: str, mutation: SessionMutation
     ) -> tuple[Session, bool]:
-        if holds_nul((project_id, session_id)):
+        if holds_nul(project_id, session_id):
             self._check_open()
             raise NotFoundError.of("session", session_id)
         async with self._transaction() as conn:
@@ -425,7 +425,7 @@ class PostgresStore:
     # -- reporting and retention ----------------------------------------------------------
 
     async def session_stats(self, query: StatsQuery) -> StatsAggregate:
-        if holds_nul((query.project_id, query.event_id, query.experience_id)):
+        if holds_nul(query.project_id, query.event_id, query.experience_id):
             self._check_open()
             return StatsAggregate([])
         async with self._connection() as conn:
@@ -445,7 +445,7 @@ class PostgresStore:
 
     async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
         tally = PurgeTally()
-        if query.project_id is not None and holds_nul((query.project_id,)):
+        if holds_nul(query.project_id):
             self._check_open()
             return tally.result()
         if dry_run:

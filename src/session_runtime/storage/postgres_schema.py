@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..domain.errors import FailedPreconditionError
+from ..domain.limits import holds_nul
 from .reporting_sql import REPORTING_INDEXES
 
 NOTIFY_CHANNEL: Final = "session_changes"
@@ -133,7 +134,7 @@ _CREATE_VERSIONS: Final = """CREATE TABLE IF NOT EXISTS schema_migrations (
 
 def quote_identifier(name: str) -> str:
     """``my"schema`` -> ``"my""schema"``: a name PostgreSQL reads back exactly as given."""
-    if not name or "\x00" in name:
+    if not name or holds_nul(name):
         raise ValueError(f"not a usable identifier: {name!r}")
     return '"' + name.replace('"', '""') + '"'
 

@@ -24,7 +24,7 @@ from ..domain.errors import FailedPreconditionError, NotFoundError, UnavailableE
 from ..domain.models import Event, Experience, Project, Session
 from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
 from ..domain.stats import StatsAggregate
-from ..domain.timestamps import from_micros, to_micros
+from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
 from .json_columns import encode_checked
 from .reporting_sql import (
@@ -41,16 +41,21 @@ from .reporting_sql import (
     stale_sql,
     stats_counts_sql,
 )
-from .rows import micros_or_none, part_from_row, session_to_row, token_from_row, token_to_row
-from .session_cache import CachedSession, new_session_cache, remember
-from .sqlite_rows import (
+from .rows import (
     INPUTS_COLUMN,
     OUTPUTS_COLUMN,
     PART_COLUMNS,
     SESSION_COLUMNS,
-    TOKEN_COLUMNS,
+    micros_or_none,
+    part_from_row,
+    project_from_row,
     session_from_row,
+    session_to_row,
+    token_from_row,
+    token_to_row,
 )
+from .session_cache import CachedSession, new_session_cache, remember
+from .sqlite_rows import TOKEN_COLUMNS
 from .sqlite_schema import migrate
 from .sqlite_writer import GroupCommitWriter
 
@@ -207,9 +212,7 @@ class SqliteStore:
         row = self._fetch_one(
             "SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,)
         )
-        return (
-            None if row is None else Project(id=row[0], name=row[1], created_at=from_micros(row[2]))
-        )
+        return None if row is None else project_from_row(row)
 
     async def list_projects(self) -> list[Project]:
         rows = await self._read_in_thread(
@@ -217,7 +220,7 @@ class SqliteStore:
                 "SELECT id, name, created_at FROM projects ORDER BY created_at, id"
             ).fetchall()
         )
-        return [Project(id=r[0], name=r[1], created_at=from_micros(r[2])) for r in rows]
+        return [project_from_row(row) for row in rows]
 
     async def insert_event(self, event: Event) -> None:
         await self._insert_part("events", event.project_id, event.id, event.name, event.created_at)
