@@ -8,8 +8,8 @@ stands on. One part of ``SessionService``, over the ``OperationContext`` the par
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from cachetools import TTLCache
 
@@ -35,6 +35,8 @@ from .domain.tokens import TokenKind, TokenRecord, hash_token, new_id, new_secre
 from .operations import OperationContext, parse_input
 
 _MAX_CACHED_TOKENS = 10_000
+
+PartT = TypeVar("PartT", Event, Experience)
 
 
 class CatalogOperations:
@@ -174,18 +176,12 @@ class CatalogOperations:
     async def create_event(
         self, principal: Principal, data: CreateEventInput | Mapping[str, Any]
     ) -> Event:
+        """An event of the project (a launch, a weekend at a venue): where sessions happen."""
         with self.context.operation("create_event"):
             parsed = parse_input(CreateEventInput, data)
-            authorize_project_admin(principal, parsed.project_id)
-            await self.require_project(parsed.project_id)
-            event = Event(
-                id=parsed.id or new_id(),
-                project_id=parsed.project_id,
-                name=parsed.name,
-                created_at=self.context.clock(),
+            return await self._create_part(
+                principal, parsed, Event, self.context.store.insert_event
             )
-            await self.context.store.insert_event(event)
-            return event
 
     async def list_events(self, principal: Principal, project_id: str) -> list[Event]:
         with self.context.operation("list_events"):
@@ -195,23 +191,35 @@ class CatalogOperations:
     async def create_experience(
         self, principal: Principal, data: CreateExperienceInput | Mapping[str, Any]
     ) -> Experience:
+        """An experience of the project (a photo booth, a survey): what a session runs."""
         with self.context.operation("create_experience"):
             parsed = parse_input(CreateExperienceInput, data)
-            authorize_project_admin(principal, parsed.project_id)
-            await self.require_project(parsed.project_id)
-            experience = Experience(
-                id=parsed.id or new_id(),
-                project_id=parsed.project_id,
-                name=parsed.name,
-                created_at=self.context.clock(),
-            )
-            await self.context.store.insert_experience(experience)
-            return experience
+            insert = self.context.store.insert_experience
+            return await self._create_part(principal, parsed, Experience, insert)
 
     async def list_experiences(self, principal: Principal, project_id: str) -> list[Experience]:
         with self.context.operation("list_experiences"):
             authorize_project_read(principal, project_id)
             return await self.context.store.list_experiences(project_id)
+
+    async def _create_part(
+        self,
+        principal: Principal,
+        parsed: CreateEventInput | CreateExperienceInput,
+        model: type[PartT],
+        insert: Callable[[PartT], Awaitable[None]],
+    ) -> PartT:
+        """An event or an experience: both belong to a project an admin of it writes to."""
+        authorize_project_admin(principal, parsed.project_id)
+        await self.require_project(parsed.project_id)
+        part = model(
+            id=parsed.id or new_id(),
+            project_id=parsed.project_id,
+            name=parsed.name,
+            created_at=self.context.clock(),
+        )
+        await insert(part)
+        return part
 
     async def require_project(self, project_id: str) -> Project:
         """The project, or ``NotFoundError`` naming it."""

@@ -30,6 +30,7 @@ class OperationRecord:
 
     @property
     def outcome(self) -> str:
+        """``ok``, the error's contract code, or ``INTERNAL`` for a bug."""
         if self.error is None:
             return "ok"
         if isinstance(self.error, SessionRuntimeError):

@@ -26,12 +26,14 @@ import orjson
 
 from ..domain.errors import NotFoundError, UnavailableError
 from ..domain.limits import holds_nul, refuse_nul
-from ..domain.models import Event, Experience, Project, Session
+from ..domain.models import Project, Session
 from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
 from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
+from .catalog_parts import CatalogParts
 from .json_columns import encode_checked
+from .listing_sql import session_page_sql
 from .postgres_connection import (
     OUTAGES,
     check_encoding,
@@ -69,7 +71,7 @@ from .rows import (
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore:
+class PostgresStore(CatalogParts):
     """A ``Store`` on a PostgreSQL database, shared by any number of server nodes.
 
     ``schema`` puts every table in that schema (created when missing), through the
@@ -237,32 +239,6 @@ class PostgresStore:
         )
         return [project_from_row(row) for row in rows]
 
-    async def insert_event(self, event: Event) -> None:
-        await self._insert_part("events", event.project_id, event.id, event.name, event.created_at)
-
-    async def get_event(self, project_id: str, event_id: str) -> Event | None:
-        row = await self._get_part("events", project_id, event_id)
-        return None if row is None else Event(**row)
-
-    async def list_events(self, project_id: str) -> list[Event]:
-        return [Event(**row) for row in await self._list_parts("events", project_id)]
-
-    async def insert_experience(self, experience: Experience) -> None:
-        await self._insert_part(
-            "experiences",
-            experience.project_id,
-            experience.id,
-            experience.name,
-            experience.created_at,
-        )
-
-    async def get_experience(self, project_id: str, experience_id: str) -> Experience | None:
-        row = await self._get_part("experiences", project_id, experience_id)
-        return None if row is None else Experience(**row)
-
-    async def list_experiences(self, project_id: str) -> list[Experience]:
-        return [Experience(**row) for row in await self._list_parts("experiences", project_id)]
-
     async def _insert_part(
         self, table: str, project_id: str, part_id: str, name: str, created_at: datetime
     ) -> None:
@@ -349,26 +325,7 @@ class PostgresStore:
         return None if row is None else session_from_row(row)
 
     async def list_sessions(self, query: SessionQuery) -> list[Session]:
-        clauses = ["project_id = $1"]
-        params: list[Any] = [query.project_id]
-        for column, value in (
-            ("event_id", query.event_id),
-            ("experience_id", query.experience_id),
-            ("status", query.status),
-            ("mode", query.mode),
-            ("created_by", query.created_by),
-        ):
-            if value is not None:
-                params.append(str(value))
-                clauses.append(f"{column} = ${len(params)}")
-        if query.before is not None:
-            params.extend((to_micros(query.before[0]), query.before[1]))
-            clauses.append(f"(created_at, id) < (${len(params) - 1}, ${len(params)})")
-        params.append(query.limit)
-        sql = (
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(clauses)} "
-            f"ORDER BY created_at DESC, id DESC LIMIT ${len(params)}"
-        )
+        sql, params = session_page_sql(query, numbered)
         return [session_from_row(row) for row in await self._fetch(sql, *params)]
 
     async def sessions_changed_since(

@@ -27,6 +27,18 @@ NOTIFY_CHANNEL: Final = "session_changes"
 ``[projectId, sessionId, version]``: ids and version only, never the document, because a
 notification carries at most 8,000 bytes. Listeners read the session itself afterwards."""
 
+
+def _part_table(name: str) -> str:
+    """The table of one part of the catalog (``events``, ``experiences``): the two are alike."""
+    return f"""CREATE TABLE {name} (
+            project_id text NOT NULL REFERENCES projects (id),
+            id text NOT NULL,
+            name text NOT NULL,
+            created_at bigint NOT NULL,
+            PRIMARY KEY (project_id, id)
+        )"""
+
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: the catalog, tokens and sessions.
     (
@@ -35,20 +47,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             name text NOT NULL,
             created_at bigint NOT NULL
         )""",
-        """CREATE TABLE events (
-            project_id text NOT NULL REFERENCES projects (id),
-            id text NOT NULL,
-            name text NOT NULL,
-            created_at bigint NOT NULL,
-            PRIMARY KEY (project_id, id)
-        )""",
-        """CREATE TABLE experiences (
-            project_id text NOT NULL REFERENCES projects (id),
-            id text NOT NULL,
-            name text NOT NULL,
-            created_at bigint NOT NULL,
-            PRIMARY KEY (project_id, id)
-        )""",
+        _part_table("events"),
+        _part_table("experiences"),
         """CREATE TABLE tokens (
             id text PRIMARY KEY,
             project_id text NOT NULL REFERENCES projects (id),

@@ -19,6 +19,7 @@ from ..domain.ports import PurgeCount, PurgeQuery, StatsQuery
 from ..domain.state import SessionStatus
 from ..domain.stats import StatsCount
 from ..domain.timestamps import to_micros
+from .rows import micros_or_none
 
 REPORTING_INDEXES: Final[tuple[str, ...]] = (
     # Covers the funnel's counts: grouped in index order, filtered without reading a row.
@@ -52,6 +53,15 @@ class Placeholders:
         self.params.append(value)
         return self.style(len(self.params))
 
+    def where(self, *conditions: tuple[str, str, Any]) -> str:
+        """``column operator value`` for each ``(column, operator, value)`` whose value is not
+        ``None``, joined by ``AND``: the optional filters of a query, in one place."""
+        return " AND ".join(
+            f"{column} {operator} {self(value)}"
+            for column, operator, value in conditions
+            if value is not None
+        )
+
 
 def qmark(_: int) -> str:
     return "?"
@@ -62,16 +72,14 @@ def numbered(position: int) -> str:
 
 
 def _stats_filter(query: StatsQuery, place: Placeholders) -> str:
-    clauses = [f"project_id = {place(query.project_id)}", f"mode = {place(query.mode.value)}"]
-    if query.experience_id is not None:
-        clauses.append(f"experience_id = {place(query.experience_id)}")
-    if query.event_id is not None:
-        clauses.append(f"event_id = {place(query.event_id)}")
-    if query.created_from is not None:
-        clauses.append(f"created_at >= {place(to_micros(query.created_from))}")
-    if query.created_to is not None:
-        clauses.append(f"created_at < {place(to_micros(query.created_to))}")
-    return " AND ".join(clauses)
+    return place.where(
+        ("project_id", "=", query.project_id),
+        ("mode", "=", query.mode.value),
+        ("experience_id", "=", query.experience_id),
+        ("event_id", "=", query.event_id),
+        ("created_at", ">=", micros_or_none(query.created_from)),
+        ("created_at", "<", micros_or_none(query.created_to)),
+    )
 
 
 def stats_counts_sql(query: StatsQuery, style: Callable[[int], str]) -> tuple[str, list[Any]]:
@@ -149,12 +157,11 @@ def stale_sql(
 
 
 def purge_filter(query: PurgeQuery, place: Placeholders) -> str:
-    clauses = [f"updated_at < {place(to_micros(query.updated_before))}"]
-    if query.mode is not None:
-        clauses.append(f"mode = {place(query.mode.value)}")
-    if query.project_id is not None:
-        clauses.append(f"project_id = {place(query.project_id)}")
-    return " AND ".join(clauses)
+    return place.where(
+        ("updated_at", "<", to_micros(query.updated_before)),
+        ("mode", "=", None if query.mode is None else query.mode.value),
+        ("project_id", "=", query.project_id),
+    )
 
 
 def purge_count_sql(query: PurgeQuery, style: Callable[[int], str]) -> tuple[str, list[Any]]:

@@ -21,12 +21,14 @@ from typing import Any, Literal, TypeVar
 import orjson
 
 from ..domain.errors import FailedPreconditionError, NotFoundError, UnavailableError
-from ..domain.models import Event, Experience, Project, Session
+from ..domain.models import Project, Session
 from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
 from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
+from .catalog_parts import CatalogParts
 from .json_columns import encode_checked
+from .listing_sql import session_page_sql
 from .reporting_sql import (
     PURGE_BATCH,
     Placeholders,
@@ -63,7 +65,7 @@ T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 
 
-class SqliteStore:
+class SqliteStore(CatalogParts):
     """A ``Store`` on one SQLite file, used from the event loop that opened it.
 
     ``synchronous="FULL"`` (the default) makes every acknowledged write survive a power loss;
@@ -222,32 +224,6 @@ class SqliteStore:
         )
         return [project_from_row(row) for row in rows]
 
-    async def insert_event(self, event: Event) -> None:
-        await self._insert_part("events", event.project_id, event.id, event.name, event.created_at)
-
-    async def get_event(self, project_id: str, event_id: str) -> Event | None:
-        row = self._get_part("events", project_id, event_id)
-        return None if row is None else Event(**row)
-
-    async def list_events(self, project_id: str) -> list[Event]:
-        return [Event(**row) for row in await self._list_parts("events", project_id)]
-
-    async def insert_experience(self, experience: Experience) -> None:
-        await self._insert_part(
-            "experiences",
-            experience.project_id,
-            experience.id,
-            experience.name,
-            experience.created_at,
-        )
-
-    async def get_experience(self, project_id: str, experience_id: str) -> Experience | None:
-        row = self._get_part("experiences", project_id, experience_id)
-        return None if row is None else Experience(**row)
-
-    async def list_experiences(self, project_id: str) -> list[Experience]:
-        return [Experience(**row) for row in await self._list_parts("experiences", project_id)]
-
     async def _insert(self, sql: str, params: Sequence[Any], conflict: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
             try:
@@ -266,7 +242,7 @@ class SqliteStore:
             f"{table[:-1]} {part_id!r} already exists in project {project_id!r}",
         )
 
-    def _get_part(self, table: str, project_id: str, part_id: str) -> dict[str, Any] | None:
+    async def _get_part(self, table: str, project_id: str, part_id: str) -> dict[str, Any] | None:
         row = self._fetch_one(
             f"SELECT {PART_COLUMNS} FROM {table} WHERE project_id = ? AND id = ?",
             (project_id, part_id),
@@ -338,26 +314,7 @@ class SqliteStore:
         return None if row is None else session_from_row(row)
 
     async def list_sessions(self, query: SessionQuery) -> list[Session]:
-        clauses = ["project_id = ?"]
-        params: list[Any] = [query.project_id]
-        for column, value in (
-            ("event_id", query.event_id),
-            ("experience_id", query.experience_id),
-            ("status", query.status),
-            ("mode", query.mode),
-            ("created_by", query.created_by),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(str(value))
-        if query.before is not None:
-            clauses.append("(created_at, id) < (?, ?)")
-            params.extend((to_micros(query.before[0]), query.before[1]))
-        sql = (
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(clauses)} "
-            "ORDER BY created_at DESC, id DESC LIMIT ?"
-        )
-        params.append(query.limit)
+        sql, params = session_page_sql(query, qmark)
         rows = await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
         return [session_from_row(row) for row in rows]
 
