@@ -47,15 +47,11 @@ from .reporting_sql import (
     PURGE_BATCH,
     Placeholders,
     PurgeTally,
-    completed_per_experience,
-    counts_from_rows,
-    median_seconds,
-    median_sql,
     numbered,
     purge_count_sql,
     purge_filter,
+    session_stats_plan,
     stale_sql,
-    stats_counts_sql,
 )
 from .rows import (
     PART_COLUMNS,
@@ -385,31 +381,28 @@ class PostgresStore(CatalogParts):
         if holds_nul(query.project_id, query.event_id, query.experience_id):
             self._check_open()
             return StatsAggregate([])
+        plan = session_stats_plan(query, numbered)
         async with self._connection() as conn:
-            sql, params = stats_counts_sql(query, numbered)
-            counts = counts_from_rows(await conn.fetch(sql, *params))
-            medians = {}
-            for experience_id, count in completed_per_experience(counts).items():
-                sql, params = median_sql(query, experience_id, count, numbered)
-                durations = [row[0] for row in await conn.fetch(sql, *params)]
-                if durations:
-                    medians[experience_id] = median_seconds(durations)
-        return StatsAggregate(counts, medians)
+            try:
+                sql, params = next(plan)
+                while True:
+                    sql, params = plan.send(await conn.fetch(sql, *params))
+            except StopIteration as done:
+                aggregate: StatsAggregate = done.value
+                return aggregate
 
     async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
         sql, params = stale_sql(numbered, to_micros(updated_before), limit)
         return [(row[0], row[1]) for row in await self._fetch(sql, *params)]
 
     async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
-        tally = PurgeTally()
         if holds_nul(query.project_id):
             self._check_open()
-            return tally.result()
+            return []
         if dry_run:
             sql, params = purge_count_sql(query, numbered)
-            for row in await self._fetch(sql, *params):
-                tally.add(row[0], row[1], row[2], row[3])
-            return tally.result()
+            return PurgeTally.counted(await self._fetch(sql, *params))
+        tally = PurgeTally()
         place = Placeholders(numbered)
         where = purge_filter(query, place)
         # One transaction per batch, so writes of live sessions go on in between; a row

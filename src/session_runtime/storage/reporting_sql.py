@@ -11,13 +11,13 @@ the store skips half the matching entries instead of sorting them all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, Final
 
 from ..domain.models import Mode
 from ..domain.ports import PurgeCount, PurgeQuery, StatsQuery
 from ..domain.state import SessionStatus
-from ..domain.stats import StatsCount
+from ..domain.stats import StatsAggregate, StatsCount
 from ..domain.timestamps import to_micros
 from .rows import micros_or_none
 
@@ -139,6 +139,33 @@ def completed_per_experience(counts: list[StatsCount]) -> dict[str, int]:
     return completed
 
 
+StatsPlan = Generator[tuple[str, list[Any]], list[Any], StatsAggregate]
+"""The funnel's statements, in order: each ``yield`` is a statement and its parameters, sent
+back the rows it read; the generator returns the aggregate."""
+
+
+def session_stats_plan(query: StatsQuery, style: Callable[[int], str]) -> StatsPlan:
+    """The funnel, whatever reads the rows: the counts, then each experience's median."""
+    counts = counts_from_rows((yield stats_counts_sql(query, style)))
+    medians = {}
+    for experience_id, count in completed_per_experience(counts).items():
+        durations = [row[0] for row in (yield median_sql(query, experience_id, count, style))]
+        if durations:
+            medians[experience_id] = median_seconds(durations)
+    return StatsAggregate(counts, medians)
+
+
+def run_plan(plan: StatsPlan, fetch: Callable[[str, list[Any]], list[Any]]) -> StatsAggregate:
+    """Run a plan with a blocking ``fetch(sql, params) -> rows``."""
+    try:
+        statement = next(plan)
+        while True:
+            statement = plan.send(fetch(*statement))
+    except StopIteration as done:
+        aggregate: StatsAggregate = done.value
+        return aggregate
+
+
 def median_seconds(durations: list[Any]) -> float:
     """The median of the one or two middle values, in seconds."""
     return sum(int(value) for value in durations) / len(durations) / 1_000_000
@@ -183,6 +210,14 @@ class PurgeTally:
     def add(self, project_id: str, mode: str, status: str, count: int = 1) -> None:
         key = (project_id, mode, status)
         self.counts[key] = self.counts.get(key, 0) + count
+
+    @classmethod
+    def counted(cls, rows: list[Any]) -> list[PurgeCount]:
+        """What a dry run reports, from the rows of ``purge_count_sql``."""
+        tally = cls()
+        for project_id, mode, status, count in rows:
+            tally.add(project_id, mode, status, count)
+        return tally.result()
 
     def result(self) -> list[PurgeCount]:
         return [

@@ -33,15 +33,12 @@ from .reporting_sql import (
     PURGE_BATCH,
     Placeholders,
     PurgeTally,
-    completed_per_experience,
-    counts_from_rows,
-    median_seconds,
-    median_sql,
     purge_count_sql,
     purge_filter,
     qmark,
+    run_plan,
+    session_stats_plan,
     stale_sql,
-    stats_counts_sql,
 )
 from .rows import (
     INPUTS_COLUMN,
@@ -370,15 +367,8 @@ class SqliteStore(CatalogParts):
 
     async def session_stats(self, query: StatsQuery) -> StatsAggregate:
         def op(conn: sqlite3.Connection) -> StatsAggregate:
-            sql, params = stats_counts_sql(query, qmark)
-            counts = counts_from_rows(conn.execute(sql, params).fetchall())
-            medians = {}
-            for experience_id, count in completed_per_experience(counts).items():
-                sql, params = median_sql(query, experience_id, count, qmark)
-                durations = [row[0] for row in conn.execute(sql, params).fetchall()]
-                if durations:
-                    medians[experience_id] = median_seconds(durations)
-            return StatsAggregate(counts, medians)
+            plan = session_stats_plan(query, qmark)
+            return run_plan(plan, lambda sql, params: conn.execute(sql, params).fetchall())
 
         return await self._read_in_thread(op)
 
@@ -388,12 +378,12 @@ class SqliteStore(CatalogParts):
         return [(row[0], row[1]) for row in rows]
 
     async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
-        tally = PurgeTally()
         if dry_run:
             sql, params = purge_count_sql(query, qmark)
-            for row in await self._read_in_thread(lambda c: c.execute(sql, params).fetchall()):
-                tally.add(row[0], row[1], row[2], row[3])
-            return tally.result()
+            return PurgeTally.counted(
+                await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
+            )
+        tally = PurgeTally()
         place = Placeholders(qmark)
         where = purge_filter(query, place)
         sql = (
