@@ -119,6 +119,28 @@ def test_an_unreadable_age_is_a_usage_error(cli: Cli, demo: DemoDatabase, age: s
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("age", ["1000000d", "36501d", "5300w", "99999999999999999999999999s"])
+def test_an_age_out_of_range_is_a_usage_error(cli: Cli, demo: DemoDatabase, age: str) -> None:
+    old = seed_aged(demo, 100, preview=1, guest=0)
+
+    result = cli.invoke("purge", "--older-than", age, "--yes", "-d", demo.path)
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.stderr.replace("│", " ").split())  # as Typer's box wraps it
+    assert f"{age} is out of range: give at most 36500d (100 years)" in message
+    assert "Traceback" not in result.output and "OverflowError" not in result.output
+    assert stored(demo, old) == old
+
+
+def test_the_largest_age_is_accepted(cli: Cli, demo: DemoDatabase) -> None:
+    old = seed_aged(demo, 100, preview=1, guest=0)
+
+    result = cli.ok("purge", "--older-than", "36500d", "--yes", "-d", demo.path)
+
+    assert "Deleted 0 sessions" in result.stderr
+    assert stored(demo, old) == old
+
+
 def test_an_unknown_project_is_named(cli: Cli, demo: DemoDatabase) -> None:
     error = cli.fails("purge", "--older-than", "1d", "-p", "nope", "--yes", "-d", demo.path)
     assert error == "error: NOT_FOUND: project 'nope' not found"

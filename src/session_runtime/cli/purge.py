@@ -26,12 +26,22 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _AGE = re.compile(r"(\d+)([smhdw])")
 
 
+# Older than any session can be (and than the dates the stores keep): beyond it, "now minus
+# the age" would not be a date at all.
+MAX_AGE = timedelta(days=36_500)
+
+
 def parse_age(text: str) -> timedelta:
-    """``90d``, ``12h``, ``30m``, ``45s``, ``2w`` as a duration (positive)."""
+    """``90d``, ``12h``, ``30m``, ``45s``, ``2w`` as a duration (positive, at most ``MAX_AGE``)."""
     match = _AGE.fullmatch(text.strip())
     if match is None or int(match[1]) == 0:
         raise typer.BadParameter("give a positive age with a unit: 90d, 12h, 30m, 45s or 2w")
-    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    seconds = int(match[1]) * _UNITS[match[2]]
+    if seconds > MAX_AGE.total_seconds():
+        raise typer.BadParameter(
+            f"{text.strip()} is out of range: give at most {MAX_AGE.days}d (100 years)"
+        )
+    return timedelta(seconds=seconds)
 
 
 def _counts_json(counts: list[PurgeCount]) -> list[dict[str, object]]:
