@@ -90,8 +90,11 @@ def test_purge_asks_first_and_a_no_keeps_everything(cli: Cli, demo: DemoDatabase
         ["purge", "--older-than", "30d", "-d", str(demo.path)],
         input="n\n",
     )
-    assert refused.exit_code == 2
+    # A "no" is an answer, not a failure: exit 0, and it says what happened.
+    assert refused.exit_code == 0, refused.output
     assert "Delete these 2 sessions?" in refused.stderr
+    assert refused.stderr.rstrip().endswith("Nothing deleted.")  # after the prompt
+    assert "error" not in refused.stderr
     assert stored(demo, old) == old
 
     accepted = cli.runner.invoke(
@@ -151,3 +154,16 @@ def test_a_missing_database_is_not_created(cli: Cli, tmp_path: Path) -> None:
     error = cli.fails("purge", "--older-than", "1d", "--yes", "-d", missing)
     assert "no database at" in error
     assert not missing.exists()
+
+
+def test_one_session_is_one_session(cli: Cli, demo: DemoDatabase) -> None:
+    seed_aged(demo, 100, preview=1, guest=0)
+
+    counted = cli.ok("purge", "--older-than", "30d", "--dry-run", "-d", demo.path)
+    asked = cli.runner.invoke(
+        app, ["purge", "--older-than", "30d", "-d", str(demo.path)], input="y\n"
+    )
+
+    assert "Would delete 1 session last updated before" in counted.stderr
+    assert "Delete this session?" in asked.stderr
+    assert "Deleted 1 session last updated before" in asked.stderr

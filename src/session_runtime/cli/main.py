@@ -57,7 +57,11 @@ def main(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version."
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version.",
+            metavar="",  # a flag: no <bool> in the help (see options.flag)
         ),
     ] = False,
 ) -> None:

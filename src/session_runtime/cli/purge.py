@@ -17,9 +17,8 @@ from ..domain.models import Mode
 from ..domain.ports import PurgeCount
 from ..domain.timestamps import utc_now
 from ..service import SessionService
-from .console import out, print_hint, print_json, table
-from .errors import EXIT_USAGE, CliError
-from .options import DatabaseOption, JsonOption
+from .console import out, plural, print_hint, print_json, table
+from .options import DatabaseOption, JsonOption, flag
 from .runner import run
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -74,10 +73,10 @@ def purge(
         typer.Option("--project", "-p", help="Only this project's sessions.", show_default=False),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print what would be deleted; delete nothing.")
+        bool, flag("--dry-run", help="Print what would be deleted; delete nothing.")
     ] = False,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Delete without asking for confirmation.")
+        bool, flag("--yes", "-y", help="Delete without asking for confirmation.")
     ] = False,
     database: DatabaseOption = None,
     json_output: JsonOption = False,
@@ -96,8 +95,11 @@ def purge(
             _report(counted, age, dry_run=True, json_output=json_output)
             return
         _print_table(counted, "Would delete")
-        if not typer.confirm(f"Delete these {total} sessions?", err=True):
-            raise CliError("nothing deleted", exit_code=EXIT_USAGE)
+        question = "Delete this session?" if total == 1 else f"Delete these {total} sessions?"
+        if not typer.confirm(question, err=True):
+            # The operator answered, and the answer is done: not a failure (exit 0).
+            print_hint("Nothing deleted.")
+            return
     counts = run(database, lambda service: _purge(service, age, mode, project, dry_run))
     _report(counts, age, dry_run=dry_run, json_output=json_output)
 
@@ -133,4 +135,4 @@ def _report(counts: list[PurgeCount], age: timedelta, *, dry_run: bool, json_out
     verb = "Would delete" if dry_run else "Deleted"
     if counts:
         _print_table(counts, verb)
-    print_hint(f"{verb} {total} sessions last updated before {cutoff}")
+    print_hint(f"{verb} {plural(total, 'session')} last updated before {cutoff}")
