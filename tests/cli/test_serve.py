@@ -160,6 +160,7 @@ def test_serve_prints_working_demo_tokens_on_first_start_only(tmp_path: Path) ->
             assert client.get("/v1/me").status_code == 401
     assert server.process.returncode is not None
 
+    deadline = time.monotonic() + DEADLINE_SECONDS
     with serving(database, port) as again:
         again.wait_for_line(r"^Serving ", deadline)
         assert again.stdout == [
