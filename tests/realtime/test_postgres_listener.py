@@ -10,7 +10,6 @@ guard against a hang; nothing here measures time.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
@@ -102,7 +101,7 @@ async def test_each_catch_up_reads_only_what_changed_since_the_last_delivery(
 
                 # Written while the watcher hears nothing: one old session changes, and as
                 # many new ones as the outage's number.
-                old = random.choice(before)
+                old = before[outage % len(before)]
                 changed = [
                     await service.update_session_progress(
                         SYSTEM, project.id, {"sessionId": old.id, "currentStepIndex": outage}

@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from session_runtime import SYSTEM, Session, SessionRuntime, SqliteStore, UnavailableError
+from session_runtime import (
+    SYSTEM,
+    NotFoundError,
+    Session,
+    SessionRuntime,
+    SqliteStore,
+    UnavailableError,
+)
 from session_runtime.storage.sqlite_writer import GroupCommitWriter, is_lock_error
 
 # Generous: only there so that a writer that never answers fails the test instead of hanging it.
@@ -133,13 +140,17 @@ async def test_a_trigger_that_rolls_back_the_transaction_leaves_every_write_whol
     )
     service = runtime.service
 
+    missing = {"sessionId": "missing", "inputs": {"m": 1}}
     results = await asyncio.gather(
+        service.update_session_progress(SYSTEM, good.project_id, missing),
         service.update_session_progress(SYSTEM, good.project_id, progress(good, "a", 1)),
         service.update_session_progress(SYSTEM, good.project_id, progress(doomed, "x", 1)),
         service.update_session_progress(SYSTEM, good.project_id, progress(good, "b", 2)),
         return_exceptions=True,
     )
 
+    assert isinstance(results[0], NotFoundError)  # its own refusal, not the rollback's
+    results = results[1:]
     assert isinstance(results[1], UnavailableError)
     acknowledged = [r for r in results if isinstance(r, Session)]
     refused = [r for r in results if not isinstance(r, Session)]

@@ -176,7 +176,7 @@ class GroupCommitWriter:
                         failure = UnavailableError(
                             f"rolled back with a write of its batch: {lost}; retry"
                         )
-                        outcomes = [(False, failure)] * len(outcomes)
+                        outcomes = [(False, failure if ok else value) for ok, value in outcomes]
                         outcomes.append((False, UnavailableError(f"storage error: {lost}")))
                         await self._begin()
                         self.on_begin(conn)
