@@ -64,15 +64,22 @@ class CatalogOperations:
             if cached is not None and cached[1] > time.monotonic():
                 return cached[0]
             record = await self.store.find_token(token_hash)
-            if record is None or record.is_revoked:
-                raise UnauthenticatedError("the token is unknown or revoked")
+            now = self.clock()
+            if record is None or record.is_revoked or record.is_expired(now):
+                raise UnauthenticatedError("the token is unknown, revoked or expired")
             principal = record.principal()
             if self.token_cache_seconds > 0:
                 if len(self._valid_tokens) >= _MAX_CACHED_TOKENS:
                     self._valid_tokens.clear()
-                deadline = time.monotonic() + self.token_cache_seconds
-                self._valid_tokens[token_hash] = (principal, deadline)
+                trusted_for = self.token_cache_seconds
+                if record.expires_at is not None:  # never trusted past its expiry
+                    trusted_for = min(trusted_for, (record.expires_at - now).total_seconds())
+                self._valid_tokens[token_hash] = (principal, time.monotonic() + trusted_for)
             return principal
+
+    def forget_cached_tokens(self) -> None:
+        """Check every token against the store again (after a revocation or an erasure)."""
+        self._valid_tokens.clear()
 
     async def create_member_token(
         self, principal: Principal, project_id: str, *, user: str, role: Role | str

@@ -46,6 +46,7 @@ from .domain.ports import ChangeFeed, SessionQuery, Store
 from .domain.state import check_progress_allowed, needs_transition
 from .domain.timestamps import utc_now
 from .domain.tokens import new_id
+from .guests import GuestOperations, GuestPolicy
 from .operations import Observer, OperationRecord, parse_input
 from .reporting import ReportingOperations
 from .subscriptions import ProjectSubscription, SessionSubscription
@@ -80,12 +81,17 @@ class SessionService(ReportingOperations):
         clock: Clock = utc_now,
         observers: tuple[Observer, ...] = (),
         token_cache_seconds: float = 0.0,
+        guest_policy: GuestPolicy | None = None,
     ) -> None:
         super().__init__(token_cache_seconds=token_cache_seconds)
         self.store = store
         self.feed = feed
         self.clock = clock
         self.observers = list(observers)
+        self.guests = GuestOperations(
+            store, feed, clock=clock, observers=self.observers,
+            forget_cached_tokens=self.forget_cached_tokens, policy=guest_policy,
+        )  # fmt: skip
 
     # -- sessions -------------------------------------------------------------------------
 

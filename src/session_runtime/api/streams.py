@@ -10,7 +10,7 @@ The current snapshot comes first, then one event per change (a slow reader gets 
 never a backlog). A comment line is sent whenever the stream has been quiet for the heartbeat
 interval. A reconnect carrying ``Last-Event-ID: <version>`` gets the current snapshot at once
 only if it is newer. When the session reaches a final status the stream sends
-``event: end`` and closes.
+``event: end`` and closes; when the session is erased, ``event: erased`` and closes.
 
 A server holds thousands of these streams at once, so this endpoint is a plain ASGI handler
 called before FastAPI's routing (see ``session_routes``): per stream it keeps one task for the
@@ -135,7 +135,11 @@ async def _stream(
             except TimeoutError:
                 await send(_HEARTBEAT)
         ending = b""
-        if last is not None and last.is_final:
+        if subscription.is_erased:
+            ending = b"event: erased\ndata: %s\n\n" % orjson.dumps(
+                {"sessionId": None if last is None else last.id}
+            )
+        elif last is not None and last.is_final:
             data = orjson.dumps({"status": last.status.value, "version": last.version})
             ending = b"event: end\ndata: %s\n\n" % data
         await send({"type": "http.response.body", "body": ending, "more_body": False})

@@ -12,9 +12,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
+from ..domain.guests import SessionErased
 from ..domain.models import Session
 
 K = TypeVar("K")
+Change = Session | SessionErased
 
 
 class Mailbox:
@@ -23,7 +25,7 @@ class Mailbox:
     __slots__ = ("_event", "_is_closed", "_on_close", "_pending")
 
     def __init__(self, on_close: Callable[[Mailbox], None]) -> None:
-        self._pending: dict[str, Session] = {}
+        self._pending: dict[str, Change] = {}
         self._event = asyncio.Event()
         self._is_closed = False
         self._on_close = on_close
@@ -32,12 +34,20 @@ class Mailbox:
         if self._is_closed:
             return
         waiting = self._pending.get(session.id)
-        if waiting is not None and waiting.version >= session.version:
+        if waiting is not None and (
+            isinstance(waiting, SessionErased) or waiting.version >= session.version
+        ):
             return
         self._pending[session.id] = session
         self._event.set()
 
-    async def get(self) -> Session | None:
+    def offer_erased(self, erased: SessionErased) -> None:
+        """The session is gone: this replaces any snapshot of it still waiting."""
+        if not self._is_closed:
+            self._pending[erased.session_id] = erased
+            self._event.set()
+
+    async def get(self) -> Change | None:
         while not self._pending:
             if self._is_closed:
                 return None
@@ -99,6 +109,16 @@ class LocalChangeFeed:
             mailbox.offer(session)
         for mailbox in self._by_project.get(session.project_id, ()):
             mailbox.offer(session)
+
+    def publish_erased(self, project_id: str, session_id: str) -> None:
+        """Tell everyone following the session, or its project, that it was erased."""
+        key = (project_id, session_id)
+        self._versions.pop(key, None)
+        erased = SessionErased(project_id, session_id)
+        for mailbox in list(self._by_session.get(key, ())):
+            mailbox.offer_erased(erased)
+        for mailbox in self._by_project.get(project_id, ()):
+            mailbox.offer_erased(erased)
 
     def subscribe_session(self, project_id: str, session_id: str) -> Mailbox:
         key = (project_id, session_id)

@@ -29,6 +29,7 @@ from .hub import LocalChangeFeed
 logger = logging.getLogger(__name__)
 
 CHANNEL: Final = "session_changes"
+ERASED_VERSION: Final = 0  # what a notice carries for an erased session (see postgres_guests)
 _CATCH_UP_MARGIN: Final = timedelta(seconds=2)
 
 
@@ -127,6 +128,9 @@ class PostgresChangeListener:
             return
         feed = self.feed
         if not feed.is_watched(project_id, session_id):
+            return
+        if version == ERASED_VERSION:
+            feed.publish_erased(project_id, session_id)
             return
         if feed.published_version(project_id, session_id) >= version:
             return  # published here already, by the write that made it

@@ -38,6 +38,7 @@ from .postgres_connection import (
     keep_session,
     storage_errors,
 )
+from .postgres_guests import PostgresGuestRecords
 from .postgres_rows import (
     PART_COLUMNS,
     SESSION_COLUMNS,
@@ -69,7 +70,7 @@ from .rows import part_from_row, session_to_row, token_from_row, token_to_row
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore:
+class PostgresStore(PostgresGuestRecords):
     """A ``Store`` on a PostgreSQL database, shared by any number of server nodes.
 
     ``schema`` puts every table in that schema (created when missing), through the
@@ -293,7 +294,7 @@ class PostgresStore:
     async def insert_token(self, token: TokenRecord) -> None:
         refuse_nul({"projectId": token.project_id, "user": token.user, "eventId": token.event_id})
         await self._insert(
-            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({placeholders(9)})",
+            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({placeholders(10)})",
             token_to_row(token),
             f"token {token.id!r} already exists",
         )

@@ -46,6 +46,7 @@ def token_from_row(row: Sequence[Any]) -> TokenRecord:
         event_id=row[6],
         created_at=from_micros(row[7]),
         revoked_at=None if row[8] is None else from_micros(row[8]),
+        expires_at=None if row[9] is None else from_micros(row[9]),
     )
 
 
@@ -60,6 +61,7 @@ def token_to_row(token: TokenRecord) -> tuple[Any, ...]:
         token.event_id,
         to_micros(token.created_at),
         micros_or_none(token.revoked_at),
+        micros_or_none(token.expires_at),
     )
 
 

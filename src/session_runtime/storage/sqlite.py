@@ -43,6 +43,7 @@ from .reporting_sql import (
 )
 from .rows import micros_or_none, part_from_row, session_to_row, token_from_row, token_to_row
 from .session_cache import CachedSession, SessionCache
+from .sqlite_guests import SqliteGuestRecords
 from .sqlite_rows import (
     INPUTS_COLUMN,
     OUTPUTS_COLUMN,
@@ -58,7 +59,7 @@ T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 
 
-class SqliteStore:
+class SqliteStore(SqliteGuestRecords):
     """A ``Store`` on one SQLite file, used from the event loop that opened it.
 
     ``synchronous="FULL"`` (the default) makes every acknowledged write survive a power loss;
@@ -283,7 +284,7 @@ class SqliteStore:
 
     async def insert_token(self, token: TokenRecord) -> None:
         await self._insert(
-            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({', '.join('?' * 9)})",
+            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({', '.join('?' * 10)})",
             token_to_row(token),
             f"token {token.id!r} already exists",
         )

@@ -17,7 +17,7 @@ SESSION_COLUMNS: Final = (
 )
 INPUTS_COLUMN, OUTPUTS_COLUMN = 8, 9
 TOKEN_COLUMNS: Final = (
-    "id, project_id, kind, token_hash, user, role, event_id, created_at, revoked_at"
+    "id, project_id, kind, token_hash, user, role, event_id, created_at, revoked_at, expires_at"
 )
 PART_COLUMNS: Final = "id, project_id, name, created_at"
 
