@@ -125,6 +125,8 @@ def serve(
         ws_max_size=transport_max_bytes(settings.ws_max_message_bytes),
         log_config=None,  # logging is configured above, uvicorn's loggers included
         access_log=False,  # the app writes its own (SESSION_RUNTIME_ACCESS_LOG)
+        # The app reads X-Forwarded-For itself, and only from SESSION_RUNTIME_TRUSTED_PROXIES.
+        proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
     )
