@@ -14,10 +14,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from ..domain.errors import ValidationError
-from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput
-from ..guests import GuestOperations
-from .errors import error_responses
-from .guest_schemas import (
+from ..domain.guest_views import (
     CreatedShareLink,
     ErasureView,
     JoinLinkList,
@@ -28,6 +25,9 @@ from .guest_schemas import (
     ShareLinkList,
     ShareLinkView,
 )
+from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput
+from ..guests import GuestOperations
+from .errors import error_responses
 from .http import authenticate, read_json_object, service_of
 from .schemas import json_body
 

@@ -1,4 +1,5 @@
-"""Bodies of the guest routes: join links, joining, share links, erasure (camelCase JSON)."""
+"""What the guest routes answer, as camelCase JSON: join links, a joined guest, own sessions,
+share links, a shared result, an erasure. The server writes these and the SDK reads them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from ..domain.guests import GuestErasure, JoinedGuest, JoinLink, ShareLink
-from ..domain.models import Session
+from .guests import GuestErasure, JoinedGuest, JoinLink, ShareLink
+from .models import Session
 
 
 class _Body(BaseModel):
