@@ -8,6 +8,7 @@ dictionary store and never blocks it. Everything runs on the event loop's thread
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,6 +17,7 @@ from ..domain.guests import SessionErased
 from ..domain.models import Session
 
 K = TypeVar("K")
+_ERASED = sys.maxsize
 Change = Session | SessionErased
 
 
@@ -100,7 +102,10 @@ class LocalChangeFeed:
     def publish(self, session: Session) -> None:
         key = (session.project_id, session.id)
         versions = self._versions
-        if versions.get(key, 0) < session.version:
+        known = versions.get(key, 0)
+        if known == _ERASED:
+            return  # a write that raced its erasure: the session is gone
+        if known < session.version:
             versions[key] = session.version
             versions.move_to_end(key)
             if len(versions) > self._remembered_versions:
@@ -111,9 +116,18 @@ class LocalChangeFeed:
             mailbox.offer(session)
 
     def publish_erased(self, project_id: str, session_id: str) -> None:
-        """Tell everyone following the session, or its project, that it was erased."""
+        """Tell everyone following the session, or its project, that it was erased; once,
+        however many times it is announced (by the erasing write, then by PostgreSQL's notice).
+        """
         key = (project_id, session_id)
-        self._versions.pop(key, None)
+        versions = self._versions
+        if versions.get(key) == _ERASED:
+            return
+        # Remembered as a version above any other, so no later notice of it is read back.
+        versions[key] = _ERASED
+        versions.move_to_end(key)
+        if len(versions) > self._remembered_versions:
+            versions.popitem(last=False)
         erased = SessionErased(project_id, session_id)
         for mailbox in list(self._by_session.get(key, ())):
             mailbox.offer_erased(erased)
