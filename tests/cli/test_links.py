@@ -47,6 +47,7 @@ def test_a_link_from_the_cli_lets_guests_join_and_is_listed_with_its_count(
 
     revoked = cli.json("links", "revoke", link["id"], "-p", demo.project_id, "-d", demo.path)
     assert revoked["revokedAt"] is not None
+    assert "revoked" in cli.ok("links", "list", "-p", demo.project_id, "-d", demo.path).stdout
     with pytest.raises(FailedPreconditionError):
         on_service(demo.path, join)
 

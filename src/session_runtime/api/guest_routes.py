@@ -27,7 +27,7 @@ from ..domain.guest_views import (
 )
 from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput
 from ..guests import GuestOperations
-from .errors import error_responses
+from .errors import ErrorBody, error_responses
 from .http import authenticate, read_json_object, service_of
 from .schemas import json_body
 
@@ -131,7 +131,12 @@ async def join_link_qr(request: Request, code: str, kind: str) -> Response:
     status_code=201,
     response_model=JoinResponse,
     responses=error_responses("NOT_FOUND", "FAILED_PRECONDITION", "UNAVAILABLE")
-    | {429: {"description": "RESOURCE_EXHAUSTED: too many joins from this address or link"}},
+    | {
+        429: {
+            "model": ErrorBody,
+            "description": "RESOURCE_EXHAUSTED: too many joins from this address or by this link",
+        }
+    },
     openapi_extra=_PUBLIC,
     summary="Join by a link: a fresh anonymous guest identity (no token needed)",
 )

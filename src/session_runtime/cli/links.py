@@ -17,6 +17,7 @@ from rich.text import Text
 
 from .. import SYSTEM
 from ..domain.guests import GuestErasure, JoinLink
+from ..domain.timestamps import utc_now
 from ..service import SessionService
 from ..settings import Settings
 from .console import out, print_json, short_time, table
@@ -66,9 +67,9 @@ def terminal_qr(url: str) -> str:
 
 
 def _state(link: JoinLink) -> str:
-    if link.revoked_at is not None:
-        return "revoked"
-    return "open"
+    """open, or why nobody may join: revoked, expired or full."""
+    refusal = link.refusal(utc_now())
+    return "open" if refusal is None else str(refusal.details["reason"])
 
 
 @command(links_app, "create")

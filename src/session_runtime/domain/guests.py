@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import Field, StrictInt
+from pydantic import AfterValidator, Field, StrictInt, StrictStr
 
 from .errors import FailedPreconditionError, ValidationError
-from .models import Identifier, Name, _Model
+from .models import MAX_NAME_LENGTH, Identifier, _Model, _refuse_nul
 from .tokens import TokenRecord
 
 GUEST_PREFIX = "guest:"
@@ -86,6 +86,9 @@ class JoinLink(_Model):
         return None
 
 
+Label = Annotated[
+    StrictStr, Field(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_refuse_nul)
+]
 Lifetime = Annotated[StrictInt, Field(ge=1, le=int(MAX_LIFETIME.total_seconds()))]
 
 
@@ -93,7 +96,7 @@ class CreateJoinLinkInput(_Model):
     """``POST /v1/projects/{p}/links``: every field optional."""
 
     event_id: Identifier | None = None
-    label: Name | None = None
+    label: Label | None = None
     expires_in_seconds: Lifetime | None = None
     max_guests: Annotated[StrictInt, Field(ge=1, le=10_000_000)] | None = None
 
