@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from session_runtime import SYSTEM
 from session_runtime.settings import Settings
 
 from .support.server import RunningServer, Seed, running_server, seed
@@ -154,3 +155,20 @@ def test_a_newcomer_runs_the_examples_top_to_bottom_in_one_fresh_shell(
 
     assert "True False None" in output
     assert output[-1] == "{'type': 'subscribed', 'id': 'all'}"
+
+
+def test_the_join_link_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (example,) = [block for block in blocks("bash") if "/v1/join/$CODE" in block]
+    printed = run_bash(example, environment(server, data), tmp_path)
+    assert json.loads(printed) == {"items": []}  # a new guest has no sessions yet
+    assert (tmp_path / "join-link.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_guest_sdk_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (example,) = [block for block in blocks("python") if "SessionRuntimeClient.join(" in block]
+    link = server.call(server.service.guests.create_join_link(SYSTEM, data.project_id))
+    env = {**environment(server, data), "JOIN_CODE": link.code}
+    output = run_python(example, env, tmp_path).splitlines()
+    assert output == ["True True", "True", "True", "1 1 1"]

@@ -15,6 +15,7 @@ from .domain.errors import (
     UnavailableError,
     ValidationError,
 )
+from .domain.guests import GuestErasure, JoinedGuest, JoinLink, SessionErased, ShareLink
 from .domain.keys import key_starts_with, session_keys
 from .domain.merge import deep_merge
 from .domain.models import (
@@ -38,6 +39,7 @@ from .domain.models import (
 from .domain.ports import ChangeFeed, PurgeCount, Store
 from .domain.stats import ExperienceFunnel, SessionStats, StatsInput
 from .domain.tokens import TokenRecord
+from .guests import GuestOperations, GuestPolicy, SharedResult
 from .realtime.hub import LocalChangeFeed
 from .runtime import SessionRuntime
 from .service import OperationRecord, SessionService
@@ -66,6 +68,11 @@ __all__ = [
     "FailSessionInput",
     "FailedPreconditionError",
     "Guest",
+    "GuestErasure",
+    "GuestOperations",
+    "GuestPolicy",
+    "JoinLink",
+    "JoinedGuest",
     "ListSessionsInput",
     "LocalChangeFeed",
     "MediaReference",
@@ -83,6 +90,7 @@ __all__ = [
     "ResourceExhaustedError",
     "Role",
     "Session",
+    "SessionErased",
     "SessionPage",
     "SessionRuntime",
     "SessionRuntimeError",
@@ -91,6 +99,8 @@ __all__ = [
     "SessionStatus",
     "SessionSubscription",
     "Settings",
+    "ShareLink",
+    "SharedResult",
     "SqliteStore",
     "StaleSessionSweeper",
     "StatsInput",

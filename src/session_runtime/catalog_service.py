@@ -50,7 +50,9 @@ class CatalogOperations:
         # request. A revocation through this service takes effect at once; one made by another
         # process (the CLI) within ``token_cache_seconds``.
         token_cache_seconds = context.token_cache_seconds
-        self._valid_tokens: TTLCache[str, Principal] | None = (
+        # A token's principal and the moment (monotonic) it stops being trusted: the cache's
+        # window, or sooner when the token expires sooner.
+        self._valid_tokens: TTLCache[str, tuple[Principal, float]] | None = (
             TTLCache(maxsize=_MAX_CACHED_TOKENS, ttl=token_cache_seconds, timer=time.monotonic)
             if token_cache_seconds > 0
             else None
@@ -65,15 +67,24 @@ class CatalogOperations:
                 raise UnauthenticatedError("a bearer token is required")
             token_hash = hash_token(token)
             cached = None if self._valid_tokens is None else self._valid_tokens.get(token_hash)
-            if cached is not None:
-                return cached
+            if cached is not None and cached[1] > time.monotonic():
+                return cached[0]
             record = await self.context.store.find_token(token_hash)
-            if record is None or record.is_revoked:
-                raise UnauthenticatedError("the token is unknown or revoked")
+            now = self.context.clock()
+            if record is None or record.is_revoked or record.is_expired(now):
+                raise UnauthenticatedError("the token is unknown, revoked or expired")
             principal = record.principal()
             if self._valid_tokens is not None:
-                self._valid_tokens[token_hash] = principal
+                trusted_for = self.context.token_cache_seconds
+                if record.expires_at is not None:  # never trusted past its expiry
+                    trusted_for = min(trusted_for, (record.expires_at - now).total_seconds())
+                self._valid_tokens[token_hash] = (principal, time.monotonic() + trusted_for)
             return principal
+
+    def forget_cached_tokens(self) -> None:
+        """Check every token against the store again (after a revocation or an erasure)."""
+        if self._valid_tokens is not None:
+            self._valid_tokens.clear()
 
     async def create_member_token(
         self, principal: Principal, project_id: str, *, user: str, role: Role | str

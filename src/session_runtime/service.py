@@ -52,6 +52,7 @@ from .domain.ports import ChangeFeed, SessionQuery, Store
 from .domain.state import check_progress_allowed, needs_transition
 from .domain.timestamps import utc_now
 from .domain.tokens import new_id
+from .guests import GuestOperations, GuestPolicy
 from .operations import Clock, Observer, OperationContext, OperationRecord, parse_input
 from .reporting import ReportingOperations
 from .subscriptions import ProjectSubscription, SessionSubscription
@@ -87,6 +88,7 @@ class SessionService:
         clock: Clock = utc_now,
         observers: tuple[Observer, ...] = (),
         token_cache_seconds: float = 0.0,
+        guest_policy: GuestPolicy | None = None,
     ) -> None:
         self.context = OperationContext(
             store=store,
@@ -98,6 +100,10 @@ class SessionService:
         self.catalog = catalog = CatalogOperations(self.context)
         self.sessions = sessions = SessionOperations(self.context, catalog)
         self.reports = reports = ReportingOperations(self.context, sessions.list_sessions)
+        self.guests = GuestOperations(
+            store, feed, clock=clock, observers=self.context.observers,
+            forget_cached_tokens=catalog.forget_cached_tokens, policy=guest_policy,
+        )  # fmt: skip
 
         self.authenticate = catalog.authenticate
         self.create_member_token = catalog.create_member_token

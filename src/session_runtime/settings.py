@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -99,6 +100,43 @@ class Settings(BaseSettings):
         description="How long a server trusts a token it has checked. A revocation made by "
         "another process (the CLI) takes effect within this time.",
     )
+    guest_token_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="How long the token of a guest who joined by a link is valid.",
+    )
+    share_link_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long a share link lives unless its maker asks for less.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The address guests reach this server at (https://booth.example.com), for "
+        "join and share URLs and their QR codes; unset: the address each request came to.",
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Addresses or networks (comma-separated, e.g. 10.0.0.5,10.1.0.0/16) of "
+        "reverse proxies whose X-Forwarded-For names the client; empty: the peer's address.",
+    )
+    joins_per_address_per_minute: float = Field(
+        default=60.0,
+        ge=0,
+        description="Guests one client address may create per minute by join links, "
+        "sustained; 0 turns this limit off.",
+    )
+    join_burst_per_address: int = Field(
+        default=300, ge=1, description="Joins one address may make at once, above that rate."
+    )
+    joins_per_link_per_minute: float = Field(
+        default=600.0,
+        ge=0,
+        description="Guests one join link may take in per minute, sustained; 0: no limit.",
+    )
+    join_burst_per_link: int = Field(
+        default=1000, ge=1, description="Joins one link may take at once, above that rate."
+    )
     stale_after_seconds: float = Field(
         default=1800.0,
         ge=0,
@@ -123,6 +161,26 @@ class Settings(BaseSettings):
             "SESSION_RUNTIME_SENTRY_ENVIRONMENT", "SENTRY_ENVIRONMENT", "sentry_environment"
         ),
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        """``"10.0.0.5, 10.1.0.0/16"`` -> a tuple of networks, each checked."""
+        if isinstance(value, str):
+            value = [part for part in (item.strip() for item in value.split(",")) if part]
+        if not isinstance(value, list | tuple):
+            return value
+        return tuple(str(ipaddress.ip_network(str(item), strict=False)) for item in value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(f"{value!r} is not a base URL: write https://host[:port][/path]")
+        return value.rstrip("/")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
+from .domain.guests import SessionErased
 from .domain.models import Session
 from .domain.ports import Channel
 
@@ -38,7 +39,8 @@ class SessionSubscription(_Subscription):
     """Follows one session; yields snapshots in strictly increasing ``version``.
 
     The first item is the current snapshot. A consumer that falls behind gets the latest
-    snapshot, never a backlog. Iteration ends after a final status, or when closed::
+    snapshot, never a backlog. Iteration ends after a final status, when the session is erased
+    (``is_erased`` then says so), or when closed::
 
         async with await service.subscribe_session(principal, project_id, session_id) as sub:
             async for session in sub:
@@ -48,6 +50,7 @@ class SessionSubscription(_Subscription):
     def __init__(self, channel: Channel) -> None:
         super().__init__(channel)
         self.session: Session | None = None
+        self.is_erased = False
 
     async def __anext__(self) -> Session:
         while not self._is_done:
@@ -58,6 +61,10 @@ class SessionSubscription(_Subscription):
             if session is None:
                 self._is_done = True
                 break
+            if isinstance(session, SessionErased):
+                self.is_erased = True
+                self.close()
+                break
             if self.session is not None and session.version <= self.session.version:
                 continue
             self.session = session
@@ -66,17 +73,21 @@ class SessionSubscription(_Subscription):
 
 
 class ProjectSubscription(_Subscription):
-    """Follows every session of a project: one item per change, the latest per session."""
+    """Follows every session of a project: one item per change, the latest per session, and a
+    ``SessionErased`` for each session erased."""
 
     def __init__(self, channel: Channel) -> None:
         super().__init__(channel)
         self._versions: dict[str, int] = {}
 
-    async def __anext__(self) -> Session:
+    async def __anext__(self) -> Session | SessionErased:
         while not self._is_done:
             session = await self._channel.get()
             if session is None:
                 break
+            if isinstance(session, SessionErased):
+                self._versions.pop(session.session_id, None)
+                return session
             if session.version <= self._versions.get(session.id, 0):
                 continue
             if session.is_final:

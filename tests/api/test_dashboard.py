@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from session_runtime.api import dashboard
+from session_runtime.settings import Settings
 
-from ..support.server import RunningServer
+from ..support.server import RunningServer, running_server
 
 STATIC = Path(dashboard.__file__).parent / "static"
 
@@ -39,12 +40,20 @@ def test_the_page_is_served_at_the_root_with_a_strict_policy(
 
 
 def test_a_page_served_over_https_allows_secure_websockets_to_its_host_only(
-    http: httpx.Client,
+    tmp_path: Path,
 ) -> None:
-    # As a TLS-terminating proxy on this machine tells the server (uvicorn trusts 127.0.0.1).
+    # As a TLS-terminating proxy on this machine, named as trusted, tells the server.
+    settings = Settings(database_path=tmp_path / "s.db", trusted_proxies=("127.0.0.1",))
+    headers = {"Host": "booth.example.com", "X-Forwarded-Proto": "https"}
+    with running_server(settings) as server:
+        policy = policy_of(httpx.get(server.base_url + "/", headers=headers))
+    assert policy["connect-src"] == ["'self'", "wss://booth.example.com"]
+
+
+def test_a_forwarded_scheme_from_an_untrusted_peer_is_ignored(http: httpx.Client) -> None:
     headers = {"Host": "booth.example.com", "X-Forwarded-Proto": "https"}
     policy = policy_of(http.get("/", headers=headers))
-    assert policy["connect-src"] == ["'self'", "wss://booth.example.com"]
+    assert policy["connect-src"] == ["'self'", "ws://booth.example.com"]
 
 
 @pytest.mark.parametrize(

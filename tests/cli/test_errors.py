@@ -59,6 +59,6 @@ def test_every_command_is_behind_the_error_handler() -> None:
 
     found = callbacks(typer.main.get_command(app), "session-runtime")
 
-    assert len(found) == 17
+    assert len(found) == 21  # with links create|list|revoke and guests erase
     for path, callback in found:
         assert getattr(callback, "__wrapped__", None) is not None, path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from session_runtime import LocalChangeFeed, Session
+from session_runtime import LocalChangeFeed, Session, SessionErased
 from session_runtime.realtime import Mailbox
 
 MakeSession = Callable[..., Session]
@@ -201,3 +201,29 @@ def test_the_feed_remembers_a_bounded_number_of_published_versions(
     assert feed.published_version("p1", "s1") == 2
     assert feed.published_version("p1", "s2") == 0
     assert feed.published_version("p1", "s3") == 1
+
+
+async def test_an_erased_session_is_announced_once_and_replaces_what_waits() -> None:
+    feed = LocalChangeFeed()
+    follower = feed.subscribe_session("p1", "s1")
+    project = feed.subscribe_project("p1")
+    snapshot = Session.model_validate(
+        {
+            "id": "s1", "projectId": "p1", "eventId": "e1", "experienceId": "x1",
+            "mode": "guest", "configSource": "published", "status": "active",
+            "currentStepIndex": 0, "inputs": {}, "outputs": {}, "createdBy": "guest:t1",
+            "createdAt": "2026-01-15T09:30:00Z", "updatedAt": "2026-01-15T09:30:00Z",
+            "version": 1,
+        }
+    )  # fmt: skip
+    feed.publish(snapshot)
+    feed.publish_erased("p1", "s1")
+    feed.publish_erased("p1", "s1")  # announced again (another node's notice): heard once
+    feed.publish(snapshot.evolve(version=2))  # nothing of it is published any more
+    erased = SessionErased("p1", "s1")
+    assert await follower.get() == erased
+    assert await project.get() == erased
+    follower.close()
+    project.close()
+    assert await project.get() is None
+    assert feed.published_version("p1", "s1") > 2

@@ -1,5 +1,9 @@
 """Who gets in: every route and stream against every caller that must be refused.
 
+Callers: none, malformed, revoked and expired tokens, another project's member, a viewer,
+guests of another event, of the same link and kiosk guests on another guest's session, and
+the guest itself (which must get its own, and nothing of anyone else's).
+
 The matrix is ``ROUTES`` x ``CALLERS``; ``expected`` says, from the design's rules
 (``domain/auth.py``), what each pair must get: 401 ``UNAUTHENTICATED`` without a usable token,
 403 ``PERMISSION_DENIED`` for a token that may not do this, or an answer that shows nothing of
@@ -22,6 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +36,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from session_runtime import SYSTEM, SessionRuntime
-from session_runtime.domain.tokens import hash_token
+from session_runtime.domain.timestamps import utc_now
+from session_runtime.domain.tokens import TokenKind, TokenRecord, hash_token, new_id, new_secret
 from session_runtime.settings import Settings
 
 from ..support.postgres import free_port
@@ -51,7 +57,8 @@ class Route:
     name: str
     method: str
     path: str
-    kind: str  # public, global, project, members, listing, create, read, write
+    kind: str  # public, global, project, members, listing, create, read, write, own,
+    # links (owners and editors), owner (erase a guest), erase-self
     body: dict[str, Any] | None = None
     is_stream: bool = False
 
@@ -73,6 +80,20 @@ ROUTES = [
     Route("complete", "POST", _ONE + "/complete", "write", body={}),
     Route("abandon", "POST", _ONE + "/abandon", "write", body={"reason": "taken"}),
     Route("fail", "POST", _ONE + "/fail", "write", body={"reason": "taken"}),
+    Route("links", "GET", "/v1/projects/{project}/links", "links"),
+    Route("link create", "POST", "/v1/projects/{project}/links", "links", body={}),
+    Route("link revoke", "POST", "/v1/projects/{project}/links/{link}/revoke", "links"),
+    Route("join", "POST", "/v1/join/{code}", "public"),
+    Route("join qr", "GET", "/v1/join/{code}/qr.svg", "public"),
+    Route("guest page", "GET", "/join/{code}", "public"),
+    Route("my sessions", "GET", "/v1/me/sessions", "own"),
+    Route("share", "POST", _ONE + "/shares", "write", body={}),
+    Route("shares", "GET", _ONE + "/shares", "read"),
+    Route("share revoke", "POST", _ONE + "/shares/{share}/revoke", "write"),
+    Route("shared json", "GET", "/v1/shares/{shared}", "public"),
+    Route("shared page", "GET", "/share/{shared}", "public"),
+    Route("erase guest", "DELETE", "/v1/projects/{project}/guests/{guest}", "owner"),
+    Route("erase me", "DELETE", "/v1/me", "erase-self"),
 ]
 
 
@@ -85,6 +106,15 @@ class World:
     guest_marker: str
     event_session: str  # created by a guest of `seed.other_event_id`
     event_marker: str
+    guest_id: str  # `seed.guest`'s guestId
+    link_id: str
+    join_code: str
+    joined_guest: str  # a guest who joined by `join_code`
+    expired: str  # a joined guest's token, past its expiry
+    share_id: str  # a share link of a completed session of `seed.guest`...
+    share_code: str
+    shared_session: str
+    shared_marker: str  # ... whose inputs hold this, which its share never shows
 
 
 @dataclass(frozen=True)
@@ -96,7 +126,9 @@ class Caller:
 
     def forbidden(self, world: World) -> list[str]:
         """What no answer to this caller may contain."""
-        return [self.session, self.marker]
+        if self.name == "the guest itself":  # its own, yes; nobody else's
+            return [world.event_session, world.event_marker]
+        return [self.session, self.marker, world.shared_session, world.shared_marker]
 
 
 def callers(world: World) -> list[Caller]:
@@ -107,11 +139,15 @@ def callers(world: World) -> list[Caller]:
                MALFORMED_AUTHORIZATIONS]  # fmt: skip
     result += [
         Caller("revoked", f"Bearer {s.revoked}", *on_guest),
+        Caller("expired", f"Bearer {world.expired}", *on_guest),
         Caller("another project's member", f"Bearer {s.stranger}", *on_guest),
         Caller("viewer", f"Bearer {s.viewer}", *on_guest),
         Caller("guest of another event", f"Bearer {s.event_guest}", world.event_session,
                world.event_marker),
         Caller("guest on another guest's session", f"Bearer {s.other_guest}", *on_guest),
+        Caller("joined guest on another guest's session", f"Bearer {world.joined_guest}",
+               *on_guest),
+        Caller("the guest itself", f"Bearer {s.guest}", *on_guest),
     ]  # fmt: skip
     return result
 
@@ -119,15 +155,27 @@ def callers(world: World) -> list[Caller]:
 def expected(route: Route, caller: Caller) -> int | None:
     """401 or 403 when refused; ``None`` when answered (and searched for leaks); 0: skip."""
     name = caller.name
-    if name == "no token" or name.startswith("malformed") or name == "revoked":
-        return None if route.kind == "public" else 401
+    if route.kind == "public":
+        return None  # whoever holds the code, with whatever token
+    if name in ("no token", "revoked", "expired") or name.startswith("malformed"):
+        return 401
     if name == "another project's member":
-        return None if route.kind in ("public", "global") else 403
+        return None if route.kind in ("global", "own") else 403
     if name == "viewer":
-        return 403 if route.kind in ("write", "create") else 0  # a viewer reads everything
-    # Guests: never another's session, never the stats; a listing shows only their own.
-    if route.kind in ("read", "write", "members"):
+        if route.kind in ("write", "create", "links", "owner", "erase-self"):
+            return 403
+        return 0  # a viewer reads everything
+    if name == "the guest itself":
+        # It reads its own; its writes, creates and erasure are tested elsewhere (they change
+        # what this matrix keeps unchanged). Links and the stats are not a guest's.
+        if route.kind in ("links", "members"):
+            return 403
+        return None if route.kind in ("read", "own", "global", "project", "listing") else 0
+    # Guests: never another's session, never the stats or links; a listing shows only their own.
+    if route.kind in ("read", "write", "members", "links", "owner"):
         return 403
+    if route.kind == "erase-self":
+        return 0  # it would erase itself: allowed, and tested elsewhere
     if route.kind == "create":
         # The event guest asks for the other event's sessions; the other guest may create.
         return 403 if name == "guest of another event" else 0
@@ -166,13 +214,46 @@ def world(server: RunningServer) -> World:
             return session_id
 
         guest_marker, event_marker = "guest-entered-7f3a", "event-guest-entered-91c2"
+        shared_marker = "shared-session-input-5d0e"
+        shared_session = session(s.guest, s.event_id, shared_marker)
+        url = f"/v1/projects/{s.project_id}/sessions/{shared_session}"
+        assert http.post(f"{url}/complete", headers=s.headers(s.guest)).status_code == 200
+        share = http.post(f"{url}/shares", headers=s.headers(s.guest)).json()
+        link = http.post(f"/v1/projects/{s.project_id}/links", headers=s.headers(s.owner)).json()
+        joined = http.post(f"/v1/join/{link['code']}").json()
         return World(
             seed=s,
             guest_session=session(s.guest, s.event_id, guest_marker),
             guest_marker=guest_marker,
             event_session=session(other_event_guest, s.other_event_id, event_marker),
             event_marker=event_marker,
+            guest_id=server.call(server.service.authenticate(s.guest)).created_by,
+            link_id=link["id"],
+            join_code=link["code"],
+            joined_guest=joined["token"],
+            expired=server.call(_expired_guest_token(server, s.project_id)),
+            share_id=share["id"],
+            share_code=share["url"].rsplit("/", 1)[1],
+            shared_session=shared_session,
+            shared_marker=shared_marker,
         )
+
+
+async def _expired_guest_token(server: RunningServer, project_id: str) -> str:
+    """A guest token that expired a minute ago, as a joined guest's does after a day."""
+    now = utc_now()
+    secret = new_secret()
+    await server.runtime.store.insert_token(
+        TokenRecord(
+            id=new_id(),
+            project_id=project_id,
+            kind=TokenKind.GUEST,
+            token_hash=hash_token(secret),
+            created_at=now - timedelta(days=1, minutes=1),
+            expires_at=now - timedelta(minutes=1),
+        )
+    )
+    return secret
 
 
 def _request(
@@ -180,7 +261,15 @@ def _request(
 ) -> tuple[httpx.Response, str]:
     """The answer and its text (an accepted stream would stay open: only its start is kept)."""
     s = world.seed
-    path = route.path.format(project=s.project_id, session=caller.session)
+    path = route.path.format(
+        project=s.project_id,
+        session=caller.session,
+        link=world.link_id,
+        code=world.join_code,
+        share=world.share_id,
+        shared=world.share_code,
+        guest=world.guest_id,
+    )
     headers = {}
     if caller.authorization is not None:
         headers["Authorization"] = caller.authorization.encode()  # non-ASCII goes as UTF-8
@@ -238,7 +327,7 @@ def test_every_route_refuses_every_caller_it_must(server: RunningServer, world: 
                     problems.append(f"{where}: the answer shows {leaked}")
                 if status is None:
                     answered += 1
-                    if response.status_code != 200:
+                    if response.status_code not in (200, 201):
                         problems.append(f"{where}: {response.status_code} {text[:200]}")
                     continue
                 refused += 1
@@ -292,8 +381,9 @@ def test_websocket_refuses_every_caller_it_must(server: RunningServer, world: Wo
             ws.send(json.dumps(body if session is None else {**body, "sessionId": session}))
             _assert_refused(ws, "a", "UNAUTHENTICATED", [world.guest_session, world.guest_marker])
             refusals += 1
-    # A malformed or revoked token, in the header or in an auth message: refused and closed.
-    bad_tokens = [*MALFORMED_AUTHORIZATIONS[2:], f"Bearer {s.revoked}"]
+    # A malformed, revoked or expired token, in the header or in an auth message: refused and
+    # closed.
+    bad_tokens = [*MALFORMED_AUTHORIZATIONS[2:], f"Bearer {s.revoked}", f"Bearer {world.expired}"]
     for authorization in bad_tokens:
         for in_header in (True, False):
             if in_header and not authorization.isascii():
@@ -314,6 +404,7 @@ def test_websocket_refuses_every_caller_it_must(server: RunningServer, world: Wo
         (s.stranger, world.guest_session, world.guest_marker),
         (s.event_guest, world.event_session, world.event_marker),
         (s.other_guest, world.guest_session, world.guest_marker),
+        (world.joined_guest, world.guest_session, world.guest_marker),
     ]
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
         for step, (token, session, marker) in enumerate(attackers, start=1):

@@ -68,6 +68,7 @@ def running_server(
         port=port,
         log_level="warning",
         ws_max_size=transport_max_bytes(settings.ws_max_message_bytes),
+        proxy_headers=False,  # as serve: the app reads X-Forwarded-For only from trusted proxies
         lifespan="on",
     )
     server = uvicorn.Server(config)

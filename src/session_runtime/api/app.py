@@ -12,12 +12,15 @@ from fastapi import FastAPI
 from starlette.responses import PlainTextResponse, Response
 
 from .. import __version__
+from ..guests import GuestPolicy
 from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
 from ..sweeper import StaleSessionSweeper
-from . import dashboard, docs, reports, routes, websocket
+from . import dashboard, docs, guest_pages, guest_routes, reports, routes, websocket
+from .client_address import ClientAddresses
 from .errors import error_responses, install_error_handlers
+from .join_limits import JoinLimits
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .pipeline import install_pipeline
@@ -62,6 +65,10 @@ def create_app(
     runtime = runtime or SessionRuntime.from_settings(settings)
     metrics = Metrics()
     runtime.service.observers.append(metrics.observe)
+    runtime.service.guests.policy = GuestPolicy(
+        guest_token_lifetime=timedelta(seconds=settings.guest_token_seconds),
+        share_link_lifetime=timedelta(seconds=settings.share_link_seconds),
+    )
     if init_sentry(settings, **(sentry_options or {})):
         runtime.service.observers.append(report_to_sentry)
 
@@ -100,10 +107,14 @@ def create_app(
     app.state.metrics = metrics
     app.state.limits = limits = Limits.from_settings(settings)
     app.state.session_json = session_json = SessionJson()
+    app.state.join_limits = JoinLimits.from_settings(settings)
+    app.state.client_addresses = ClientAddresses(settings.trusted_proxies)
     install_error_handlers(app)
     app.include_router(documented_routes)  # served by SessionRoutes, ahead of routing
     app.include_router(routes.router)
     app.include_router(reports.router)
+    app.include_router(guest_routes.router)
+    app.include_router(guest_pages.router)
     app.include_router(websocket.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)

@@ -85,7 +85,9 @@ def security_headers(
     """The headers of every page and asset: ``policy`` with this server's WebSocket address
     added to ``connect-src``, and the rest of the browser's protections."""
     directives = dict(policy)
-    source = websocket_source(request.headers.get("host"), request.url.scheme)
+    addresses = getattr(request.app.state, "client_addresses", None)
+    scheme = request.url.scheme if addresses is None else addresses.scheme_of(request.scope)
+    source = websocket_source(request.headers.get("host"), scheme)
     if source is not None:
         directives["connect-src"] = f"{directives['connect-src']} {source}"
     header = "; ".join(f"{name} {value}" for name, value in directives.items())

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute
 
+from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput
 from ..domain.models import (
     MAX_REASON_LENGTH,
     ConfigSource,
@@ -100,6 +101,8 @@ REQUEST_BODIES: tuple[type[BaseModel], ...] = (
     UpdateSessionProgressBody,
     AbandonSessionBody,
     FailSessionBody,
+    CreateJoinLinkInput,
+    CreateShareLinkInput,
 )
 
 

@@ -10,9 +10,10 @@ The current snapshot comes first, then one event per change (a slow reader gets 
 never a backlog). A comment line is sent whenever the stream has been quiet for the heartbeat
 interval. A reconnect carrying ``Last-Event-ID: <version>`` gets the current snapshot at once
 only if it is newer. When the session reaches a final status the stream sends
-``event: end`` and closes. When the token stops being valid while the stream is open (it was
-revoked), the stream sends ``event: error`` with the one error body (``UNAUTHENTICATED``) and
-closes (see ``credentials``).
+``event: end`` and closes; when the session is erased, ``event: erased`` and closes.
+When the token stops being valid while the stream is open (it was revoked or it
+expired), the stream sends ``event: error`` with the one error body
+(``UNAUTHENTICATED``) and closes (see ``credentials``).
 
 A server holds thousands of these streams at once, so this endpoint is a plain ASGI handler
 called before FastAPI's routing (see ``session_routes``): per stream it keeps one task for the
@@ -157,6 +158,10 @@ async def _stream(
         ending = b""
         if lapsed:
             ending = b"event: error\ndata: %s\n\n" % orjson.dumps(lapsed[0].to_dict())
+        elif subscription.is_erased:
+            ending = b"event: erased\ndata: %s\n\n" % orjson.dumps(
+                {"sessionId": None if last is None else last.id}
+            )
         elif last is not None and last.is_final:
             data = orjson.dumps({"status": last.status.value, "version": last.version})
             ending = b"event: end\ndata: %s\n\n" % data

@@ -13,6 +13,8 @@ and the server answers::
     {"type": "authenticated"}
     {"type": "snapshot", "id": "a", "session": {...}}   (first the current one, then each change)
     {"type": "end", "id": "a", "status": "completed"}   (the session reached a final status)
+    {"type": "erased", "id": "a", "projectId": "p", "sessionId": "s"}  (the session is gone;
+                                                  the last message of a session subscription)
     {"type": "subscribed", "id": "b"}
     {"type": "change", "id": "b", "session": {...}}     (one per change in the project)
     {"type": "unsubscribed", "id": "a"}
@@ -45,6 +47,7 @@ from ..domain.errors import (
     UnauthenticatedError,
     ValidationError,
 )
+from ..domain.guests import SessionErased
 from ..domain.models import Session
 from ..service import SessionService
 from ..subscriptions import ProjectSubscription, SessionSubscription
@@ -281,7 +284,9 @@ class Connection:
             async for session in subscription:
                 last = session
                 await self._send_raw(prefix + self.session_json(session) + b"}")
-            if last is not None and last.is_final:
+            if subscription.is_erased:
+                await self._send(_erased_message(subscription_id, last))
+            elif last is not None and last.is_final:
                 await self._send(
                     {"type": "end", "id": subscription_id, "status": last.status.value}
                 )
@@ -292,6 +297,16 @@ class Connection:
         prefix = b'{"type":"change","id":' + orjson.dumps(subscription_id) + b',"session":'
         try:
             async for session in subscription:
+                if isinstance(session, SessionErased):
+                    await self._send(
+                        {
+                            "type": "erased",
+                            "id": subscription_id,
+                            "projectId": session.project_id,
+                            "sessionId": session.session_id,
+                        }
+                    )
+                    continue
                 await self._send_raw(prefix + self.session_json(session) + b"}")
         finally:
             subscription.close()
@@ -306,6 +321,15 @@ class Connection:
         async with self._send_lock:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 await self.websocket.send_text(data.decode())
+
+
+def _erased_message(subscription_id: str, last: Session | None) -> dict[str, Any]:
+    return {
+        "type": "erased",
+        "id": subscription_id,
+        "projectId": None if last is None else last.project_id,
+        "sessionId": None if last is None else last.id,
+    }
 
 
 def _size_over(raw: str | bytes, limit: int) -> bool:

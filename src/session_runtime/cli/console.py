@@ -120,5 +120,6 @@ def token_json(record: TokenRecord, secret: str | None = None) -> dict[str, Any]
         eventId=record.event_id,
         createdAt=iso(record.created_at),
         revokedAt=iso(record.revoked_at),
+        expiresAt=iso(record.expires_at),
     )
     return document

@@ -11,6 +11,7 @@ from .catalog import events_app, experiences_app, projects_app
 from .console import print_json
 from .demo import create_demo_in_new_database, print_demo
 from .errors import command
+from .links import guests_app, links_app
 from .logs import configure_logging, level_for
 from .options import DatabaseOption, JsonOption
 from .purge import purge
@@ -32,6 +33,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(experiences_app, name="experiences")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(links_app, name="links")
+app.add_typer(guests_app, name="guests")
 command(app, "purge")(purge)
 command(app, "serve")(serve)
 

@@ -91,6 +91,8 @@ def run_server(settings: Settings, sock: socket.socket) -> None:
         ws_max_size=transport_max_bytes(settings.ws_max_message_bytes),
         log_config=None,  # logging is configured by the command, uvicorn's loggers included
         access_log=False,  # the app writes its own (SESSION_RUNTIME_ACCESS_LOG)
+        # The app reads X-Forwarded-For itself, and only from SESSION_RUNTIME_TRUSTED_PROXIES.
+        proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
     )

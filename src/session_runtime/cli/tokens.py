@@ -47,7 +47,7 @@ def create_token(
     """Create a token: a member's (--user NAME --role ROLE) or a guest's (--guest [--event ID]).
 
     The token is printed once: only its hash is stored. With --json prints {tokenId, token,
-    projectId, kind, user, role, eventId, createdAt, revokedAt}.
+    projectId, kind, user, role, eventId, createdAt, revokedAt, expiresAt}.
     """
     if guest:
         if user is not None or role is not None:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import pydantic
 
+from ..domain.guest_views import CreatedShareLink, ErasureView, JoinResponse
 from ..domain.models import (
     ConfigSource,
     CreateSessionResult,
@@ -32,7 +33,7 @@ from ..domain.models import (
     SessionStatus,
 )
 from ..domain.stats import SessionStats
-from . import operations
+from . import guest_operations, operations
 from .cache import QueryCache
 from .errors import map_transport_errors
 from .live import AsyncLiveSession
@@ -59,7 +60,7 @@ class AsyncSessionRuntimeClient:
     def __init__(
         self,
         base_url: str | httpx.URL,
-        token: str,
+        token: str | None,
         *,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -68,9 +69,50 @@ class AsyncSessionRuntimeClient:
     ) -> None:
         self.cache = cache if cache is not None else QueryCache()
         self.reconnect = reconnect if reconnect is not None else ReconnectPolicy()
+        self.guest: JoinResponse | None = None
         self._http = httpx.AsyncClient(
             base_url=base_url, headers=client_headers(token), timeout=timeout, transport=transport
         )
+
+    @classmethod
+    async def join(
+        cls,
+        base_url: str | httpx.URL,
+        code: str,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> AsyncSessionRuntimeClient:
+        """Join by a link's code (no token needed) and get a client that is the new guest.
+
+        ``client.guest`` holds the identity: ``token`` (keep it to come back), ``guest_id``
+        (what ``created_by`` holds for its sessions), the project, the event, ``expires_at``.
+
+        >>> guest = await AsyncSessionRuntimeClient.join(base_url, code)  # doctest: +SKIP
+        >>> guest.guest.project_id                              # doctest: +SKIP
+        'p1'
+        """
+        client = cls(base_url, None, timeout=timeout, transport=transport)
+        try:
+            identity = await client.send(guest_operations.join(code))
+        except BaseException:
+            await client.aclose()
+            raise
+        client.guest = identity
+        client._http.headers["Authorization"] = f"Bearer {identity.token}"
+        return client
+
+    async def my_sessions(self, limit: int = 50) -> list[Session]:
+        """The sessions this token created: active first, then newest first (resume).
+
+        >>> [s.id for s in await client.my_sessions()]  # doctest: +SKIP
+        """
+        return (await self.send(guest_operations.my_sessions(limit))).items
+
+    async def erase_me(self) -> ErasureView:
+        """A guest erases itself: its sessions, their share links, its token (which stops
+        working at once)."""
+        return await self.send(guest_operations.erase_me())
 
     @property
     def base_url(self) -> httpx.URL:
@@ -266,6 +308,25 @@ class AsyncProjectClient:
                 self.project_id, session_id, reason, expected_version=expected_version
             )
         )
+
+    async def share_session(
+        self, session_id: str, *, expires_in_seconds: int | None = None
+    ) -> CreatedShareLink:
+        """A public link to a completed session's outputs (never its inputs); ``url`` is shown
+        only now. It expires (7 days unless asked for less) and can be revoked.
+
+        >>> link = await project.share_session(session_id)  # doctest: +SKIP
+        """
+        return await self.client.send(
+            guest_operations.share_session(
+                self.project_id, session_id, expires_in_seconds=expires_in_seconds
+            )
+        )
+
+    async def erase_guest(self, guest_id: str) -> ErasureView:
+        """Erase one guest of the project (owners; a guest may erase itself): its sessions,
+        their share links and its token. The answer gives the counts."""
+        return await self.client.send(guest_operations.erase_guest(self.project_id, guest_id))
 
     def subscribe_session(
         self, session_id: str | None, *, reconnect: ReconnectPolicy | None = None

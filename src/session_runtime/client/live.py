@@ -22,7 +22,7 @@ from contextlib import aclosing
 import httpx
 import pydantic
 
-from ..domain.errors import SessionRuntimeError
+from ..domain.errors import NotFoundError, SessionRuntimeError
 from ..domain.keys import session_keys
 from ..domain.models import Session
 from .cache import QueryCache
@@ -63,6 +63,17 @@ class _LiveState:
         if item.event == "end":
             self.is_ended = True
             self.is_loading = False
+            return None
+        if item.event == "erased":
+            # The session is gone for good: forget it, say why, and stop following.
+            self.is_ended = True
+            self.is_loading = False
+            self.session = None
+            self.error = NotFoundError(
+                "the session was erased", details={"resource": "session", "erased": True}
+            )
+            if self.session_id is not None:
+                self.cache.invalidate(session_keys.detail(self.project_id, self.session_id))
             return None
         if item.event != "snapshot":
             return None

@@ -39,13 +39,15 @@ DEFAULT_TIMEOUT = 10.0
 """Seconds a request may take to connect, send or read (a stream's reads: ``idle_timeout``)."""
 
 
-def client_headers(token: str) -> dict[str, str]:
-    """The headers every request of a client carries."""
-    return {
-        "Authorization": f"Bearer {token}",
+def client_headers(token: str | None) -> dict[str, str]:
+    """The headers every request of a client carries (no ``Authorization`` before joining)."""
+    headers = {
         "Accept": "application/json",
         "User-Agent": f"session-runtime-client/{__version__}",
     }
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
 
 
 def _no_effect(cache: QueryCache, result: Any) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from .guest_store import GuestStore
+from .guests import SessionErased
 from .models import Event, Experience, Mode, Project, Session, SessionStatus
 from .stats import StatsAggregate
 from .tokens import TokenRecord
@@ -70,8 +72,8 @@ class PurgeCount:
     count: int
 
 
-class Store(Protocol):
-    """Durable storage of the catalog, tokens and sessions.
+class Store(GuestStore, Protocol):
+    """Durable storage of the catalog, tokens, sessions and guests' links.
 
     Every method is one transaction. ``update_session`` reads the row, applies the mutation and
     writes the result atomically; concurrent updates of one session are serialised, never lost.
@@ -145,8 +147,9 @@ class Channel(Protocol):
 
     def offer(self, session: Session) -> None: ...
 
-    async def get(self) -> Session | None:
-        """Wait for the next snapshot; ``None`` once the channel is closed."""
+    async def get(self) -> Session | SessionErased | None:
+        """Wait for the next snapshot (or the notice that the session was erased); ``None``
+        once the channel is closed."""
         ...
 
     def close(self) -> None: ...
@@ -156,6 +159,8 @@ class ChangeFeed(Protocol):
     """Fans committed sessions out to subscribers."""
 
     def publish(self, session: Session) -> None: ...
+
+    def publish_erased(self, project_id: str, session_id: str) -> None: ...
 
     def subscribe_session(self, project_id: str, session_id: str) -> Channel: ...
 

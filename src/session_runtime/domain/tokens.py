@@ -56,10 +56,15 @@ class TokenRecord:
     role: Role | None = None
     event_id: str | None = None
     revoked_at: datetime | None = None
+    # Guests who joined by a link hold tokens that expire; operators' tokens do not.
+    expires_at: datetime | None = None
 
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
     def principal(self) -> Principal:
         if self.kind is TokenKind.MEMBER:

@@ -8,14 +8,18 @@ dictionary store and never blocks it. Everything runs on the event loop's thread
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
 from cachetools import FIFOCache
 
+from ..domain.guests import SessionErased
 from ..domain.models import Session
 
 K = TypeVar("K")
+_ERASED = sys.maxsize
+Change = Session | SessionErased
 
 
 class Mailbox:
@@ -24,7 +28,7 @@ class Mailbox:
     __slots__ = ("_event", "_is_closed", "_on_close", "_pending")
 
     def __init__(self, on_close: Callable[[Mailbox], None]) -> None:
-        self._pending: dict[str, Session] = {}
+        self._pending: dict[str, Change] = {}
         self._event = asyncio.Event()
         self._is_closed = False
         self._on_close = on_close
@@ -33,12 +37,20 @@ class Mailbox:
         if self._is_closed:
             return
         waiting = self._pending.get(session.id)
-        if waiting is not None and waiting.version >= session.version:
+        if waiting is not None and (
+            isinstance(waiting, SessionErased) or waiting.version >= session.version
+        ):
             return
         self._pending[session.id] = session
         self._event.set()
 
-    async def get(self) -> Session | None:
+    def offer_erased(self, erased: SessionErased) -> None:
+        """The session is gone: this replaces any snapshot of it still waiting."""
+        if not self._is_closed:
+            self._pending[erased.session_id] = erased
+            self._event.set()
+
+    async def get(self) -> Change | None:
         while not self._pending:
             if self._is_closed:
                 return None
@@ -90,12 +102,32 @@ class LocalChangeFeed:
 
     def publish(self, session: Session) -> None:
         key = (session.project_id, session.id)
-        if self._versions.get(key, 0) < session.version:
-            self._versions[key] = session.version
+        versions = self._versions
+        known = versions.get(key, 0)
+        if known == _ERASED:
+            return  # a write that raced its erasure: the session is gone
+        if known < session.version:
+            versions[key] = session.version
         for mailbox in self._by_session.get(key, ()):
             mailbox.offer(session)
         for mailbox in self._by_project.get(session.project_id, ()):
             mailbox.offer(session)
+
+    def publish_erased(self, project_id: str, session_id: str) -> None:
+        """Tell everyone following the session, or its project, that it was erased; once,
+        however many times it is announced (by the erasing write, then by PostgreSQL's notice).
+        """
+        key = (project_id, session_id)
+        versions = self._versions
+        if versions.get(key) == _ERASED:
+            return
+        # Remembered as a version above any other, so no later notice of it is read back.
+        versions[key] = _ERASED
+        erased = SessionErased(project_id, session_id)
+        for mailbox in list(self._by_session.get(key, ())):
+            mailbox.offer_erased(erased)
+        for mailbox in self._by_project.get(project_id, ()):
+            mailbox.offer_erased(erased)
 
     def subscribe_session(self, project_id: str, session_id: str) -> Mailbox:
         key = (project_id, session_id)

@@ -44,6 +44,8 @@ CATCH_UP_PAGE: Final = 200
 Position = tuple[int, str]
 """Where a change sits in the order of changes: ``(updated_at in microseconds, session id)``."""
 
+ERASED_VERSION: Final = 0  # what a notice carries for an erased session (see postgres_guests)
+
 
 class ListenableStore(Protocol):
     """What the listener needs of a PostgreSQL store."""
@@ -168,6 +170,9 @@ class PostgresChangeListener:
             return
         feed = self.feed
         if not feed.is_watched(project_id, session_id):
+            return
+        if version == ERASED_VERSION:
+            feed.publish_erased(project_id, session_id)
             return
         if feed.published_version(project_id, session_id) >= version:
             return  # published here already, by the write that made it

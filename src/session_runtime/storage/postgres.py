@@ -41,6 +41,7 @@ from .postgres_connection import (
     keep_session,
     storage_errors,
 )
+from .postgres_guests import PostgresGuestRecords
 from .postgres_rows import TOKEN_COLUMNS, placeholders, session_changes
 from .postgres_schema import migrate, quote_identifier
 from .reporting_sql import (
@@ -67,7 +68,7 @@ from .rows import (
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore(CatalogParts):
+class PostgresStore(CatalogParts, PostgresGuestRecords):
     """A ``Store`` on a PostgreSQL database, shared by any number of server nodes.
 
     ``schema`` puts every table in that schema (created when missing), through the
@@ -265,7 +266,7 @@ class PostgresStore(CatalogParts):
     async def insert_token(self, token: TokenRecord) -> None:
         refuse_nul({"projectId": token.project_id, "user": token.user, "eventId": token.event_id})
         await self._insert(
-            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({placeholders(9)})",
+            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({placeholders(10)})",
             token_to_row(token),
             f"token {token.id!r} already exists",
         )

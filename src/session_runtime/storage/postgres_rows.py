@@ -15,7 +15,7 @@ from .rows import micros_or_none
 
 # ``user`` is a reserved word in PostgreSQL.
 TOKEN_COLUMNS: Final = (
-    'id, project_id, kind, token_hash, "user", role, event_id, created_at, revoked_at'
+    'id, project_id, kind, token_hash, "user", role, event_id, created_at, revoked_at, expires_at'
 )
 JsonTexts = dict[str, str]
 """JSON text by column name (``inputs``, ``outputs``)."""

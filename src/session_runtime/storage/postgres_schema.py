@@ -121,6 +121,45 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 4 (PostgreSQL's own): a change listener that lost its connection reads what a project
     # missed by keyset on (updated_at, id), a page at a time, in this index's order.
     ("CREATE INDEX sessions_by_change ON sessions (project_id, updated_at, id)",),
+    # 5: guests who arrive by a link: tokens that expire, join links, share links (deleted with
+    # their session, by erasure or by purge alike).
+    (
+        "ALTER TABLE tokens ADD COLUMN expires_at bigint",
+        """CREATE TABLE join_links (
+            id text PRIMARY KEY,
+            project_id text NOT NULL REFERENCES projects (id),
+            event_id text,
+            label text,
+            code text NOT NULL UNIQUE,
+            created_by text NOT NULL,
+            created_at bigint NOT NULL,
+            expires_at bigint,
+            max_guests bigint CHECK (max_guests >= 1),
+            joined_count bigint NOT NULL DEFAULT 0 CHECK (joined_count >= 0),
+            revoked_at bigint
+        )""",
+        "CREATE INDEX join_links_by_project ON join_links (project_id, created_at, id)",
+        """CREATE TABLE share_links (
+            id text PRIMARY KEY,
+            project_id text NOT NULL,
+            session_id text NOT NULL,
+            code_hash text NOT NULL UNIQUE,
+            created_by text NOT NULL,
+            created_at bigint NOT NULL,
+            expires_at bigint NOT NULL,
+            revoked_at bigint
+        )""",
+        "CREATE INDEX share_links_by_session ON share_links (session_id, created_at, id)",
+        """CREATE FUNCTION delete_share_links_of_session() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM share_links WHERE session_id = OLD.id;
+            RETURN NULL;
+        END
+        $$""",
+        "CREATE TRIGGER sessions_delete_share_links AFTER DELETE ON sessions "
+        "FOR EACH ROW EXECUTE FUNCTION delete_share_links_of_session()",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -96,6 +96,7 @@ def token_from_row(row: Sequence[Any]) -> TokenRecord:
         event_id=row[6],
         created_at=from_micros(row[7]),
         revoked_at=datetime_or_none(row[8]),
+        expires_at=datetime_or_none(row[9]),
     )
 
 
@@ -110,6 +111,7 @@ def token_to_row(token: TokenRecord) -> tuple[Any, ...]:
         token.event_id,
         to_micros(token.created_at),
         micros_or_none(token.revoked_at),
+        micros_or_none(token.expires_at),
     )
 
 

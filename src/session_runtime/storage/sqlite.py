@@ -54,6 +54,7 @@ from .rows import (
     token_to_row,
 )
 from .session_cache import CachedSession, new_session_cache, remember
+from .sqlite_guests import SqliteGuestRecords
 from .sqlite_rows import TOKEN_COLUMNS
 from .sqlite_schema import migrate
 from .sqlite_writer import GroupCommitWriter
@@ -62,7 +63,7 @@ T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 
 
-class SqliteStore(CatalogParts):
+class SqliteStore(CatalogParts, SqliteGuestRecords):
     """A ``Store`` on one SQLite file, used from the event loop that opened it.
 
     ``synchronous="FULL"`` (the default) makes every acknowledged write survive a power loss;
@@ -260,7 +261,7 @@ class SqliteStore(CatalogParts):
 
     async def insert_token(self, token: TokenRecord) -> None:
         await self._insert(
-            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({', '.join('?' * 9)})",
+            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({', '.join('?' * 10)})",
             token_to_row(token),
             f"token {token.id!r} already exists",
         )

@@ -79,6 +79,40 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 3: the funnel, the stale-session sweeper and retention.
     REPORTING_INDEXES,
+    # Guests who arrive by a link: tokens that expire, join links, share links (deleted with
+    # their session, by erasure or by purge alike).
+    (
+        "ALTER TABLE tokens ADD COLUMN expires_at INTEGER",
+        """CREATE TABLE join_links (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL REFERENCES projects (id),
+            event_id TEXT,
+            label TEXT,
+            code TEXT NOT NULL UNIQUE,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER,
+            max_guests INTEGER CHECK (max_guests >= 1),
+            joined_count INTEGER NOT NULL DEFAULT 0 CHECK (joined_count >= 0),
+            revoked_at INTEGER
+        ) STRICT""",
+        "CREATE INDEX join_links_by_project ON join_links (project_id, created_at, id)",
+        """CREATE TABLE share_links (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            code_hash TEXT NOT NULL UNIQUE,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        ) STRICT""",
+        "CREATE INDEX share_links_by_session ON share_links (session_id, created_at, id)",
+        """CREATE TRIGGER sessions_delete_share_links AFTER DELETE ON sessions
+        BEGIN
+            DELETE FROM share_links WHERE session_id = OLD.id;
+        END""",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -6,6 +6,7 @@ import { Api, ApiError } from "./api.js";
 import { DetailView } from "./detail.js";
 import { h, replaceChildren, show } from "./dom.js";
 import { funnelSummary, renderFunnels } from "./funnel.js";
+import { JoinLinksView } from "./links.js";
 import { LiveConnection } from "./live.js";
 import { SessionTable } from "./table.js";
 
@@ -40,6 +41,8 @@ const state = {
   isStatsStale: true,
   catalogTimer: null,
 };
+
+let links = null; // the join links view, once signed in
 
 const names = {
   event: (id) => (state.events.get(id) || {}).name || id,
@@ -87,6 +90,13 @@ async function signIn(token) {
     state.api = api;
     $("who").textContent = me.user ? `${me.user} (${me.role})` : me.kind;
     startLive(token);
+    if (!links) {
+      links = new JoinLinksView({
+        names: { event: names.event, events: () => state.events.values() },
+        onRefused: refused,
+      });
+    }
+    links.token = token;
     showDashboard(projects);
   } catch (error) {
     sessionStorage.removeItem(TOKEN_KEY);
@@ -186,6 +196,7 @@ async function selectProject(projectId) {
   loadPage();
   state.isStatsStale = true;
   if (state.view === "funnel") loadStats();
+  if (state.view === "links") links.load(projectId, [...state.events.values()]);
 }
 
 function failed(error, element) {
@@ -319,6 +330,11 @@ function onMessage(message) {
     if (state.isLoading) state.pending.push(message.session);
     else applyChange(message.session);
     scheduleStats();
+  } else if (message.type === "erased") {
+    // An erased guest's session is gone for good: its row goes too.
+    table.remove(message.sessionId);
+    renderPager();
+    scheduleStats();
   } else if (message.type === "error") {
     show($("sessions-error"), true, `Live updates are off: ${message.error.message}`);
   }
@@ -385,8 +401,11 @@ function showView(view) {
   document.body.dataset.view = view;
   $("tab-sessions").setAttribute("aria-pressed", String(view === "sessions"));
   $("tab-funnel").setAttribute("aria-pressed", String(view === "funnel"));
+  $("tab-links").setAttribute("aria-pressed", String(view === "links"));
   show($("sessions-view"), view === "sessions");
   show($("funnel-view"), view === "funnel");
+  show($("links-view"), view === "links");
+  if (view === "links" && links && state.projectId) links.load(state.projectId, [...state.events.values()]);
   // The funnel counts one mode only: with no mode chosen, guest sessions.
   $("filter-mode").options[0].textContent = view === "funnel" ? "Guest (default)" : "Any mode";
   if (view === "funnel" && state.isStatsStale && state.projectId) loadStats();
@@ -405,6 +424,7 @@ $("sign-out").addEventListener("click", () => signOut());
 $("project-picker").addEventListener("change", (event) => selectProject(event.target.value));
 $("tab-sessions").addEventListener("click", () => showView("sessions"));
 $("tab-funnel").addEventListener("click", () => showView("funnel"));
+$("tab-links").addEventListener("click", () => showView("links"));
 $("filters").addEventListener("submit", (event) => event.preventDefault());
 $("filters").addEventListener("change", (event) => {
   if (!event.target.classList.contains("funnel-input")) {

@@ -58,6 +58,9 @@ export class DetailView {
       this.note(`Live · version ${message.session.version}`);
     } else if (message.type === "end") {
       this.note(`The session is ${message.status}: it will not change any more.`);
+    } else if (message.type === "erased") {
+      this.dialog.dataset.status = "erased";
+      this.note("This session was erased: its guest's data is gone.");
     } else if (message.type === "error") {
       this.note(`Not following: ${message.error.message}`);
     }

@@ -1,0 +1,249 @@
+"""The guest routes: join links and their QR codes, joining, resume, share links, erasure.
+
+Joining (``POST /v1/join/{code}``), a link's QR code and a share link's outputs need no token:
+whoever holds the code may. Everything else authenticates as the session routes do.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from ..domain.errors import ValidationError
+from ..domain.guest_views import (
+    CreatedShareLink,
+    ErasureView,
+    JoinLinkList,
+    JoinLinkView,
+    JoinResponse,
+    OwnSessions,
+    SharedResultView,
+    ShareLinkList,
+    ShareLinkView,
+)
+from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput
+from ..guests import GuestOperations
+from .errors import ErrorBody, error_responses
+from .http import authenticate, read_json_object, service_of
+from .schemas import json_body
+
+router = APIRouter(prefix="/v1", tags=["guests"])
+
+_AUTH = ("UNAUTHENTICATED", "PERMISSION_DENIED", "UNAVAILABLE")
+_READ = (*_AUTH, "NOT_FOUND")
+_WRITE = (*_READ, "VALIDATION_ERROR", "FAILED_PRECONDITION")
+_PUBLIC: dict[str, Any] = {"security": []}
+
+
+def guests_of(request: Request) -> GuestOperations:
+    return service_of(request).guests
+
+
+def public_base_url(request: Request) -> str:
+    """Where guests reach this server: the ``public_url`` setting, else this request's own."""
+    configured: str | None = request.app.state.settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    limit: int = request.app.state.settings.max_body_bytes
+    return await read_json_object(request, limit)
+
+
+# -- join links (owners and editors) --------------------------------------------------------
+
+
+@router.post(
+    "/projects/{project_id}/links",
+    status_code=201,
+    response_model=JoinLinkView,
+    responses=error_responses(*_WRITE),
+    openapi_extra=json_body(CreateJoinLinkInput, required=False),
+    summary="Create a join link (optionally for one event, expiring, capped)",
+)
+async def create_join_link(request: Request, project_id: str) -> JoinLinkView:
+    principal = await authenticate(request)
+    link = await guests_of(request).create_join_link(principal, project_id, await _body(request))
+    return JoinLinkView.of(link, public_base_url(request))
+
+
+@router.get(
+    "/projects/{project_id}/links",
+    response_model=JoinLinkList,
+    responses=error_responses(*_READ),
+    summary="The project's join links, with how many guests joined by each",
+)
+async def list_join_links(request: Request, project_id: str) -> JoinLinkList:
+    principal = await authenticate(request)
+    links = await guests_of(request).list_join_links(principal, project_id)
+    base = public_base_url(request)
+    return JoinLinkList(items=[JoinLinkView.of(link, base) for link in links])
+
+
+@router.post(
+    "/projects/{project_id}/links/{link_id}/revoke",
+    response_model=JoinLinkView,
+    responses=error_responses(*_READ),
+    summary="Revoke a join link: no new guests; those who joined keep going",
+)
+async def revoke_join_link(request: Request, project_id: str, link_id: str) -> JoinLinkView:
+    principal = await authenticate(request)
+    link = await guests_of(request).revoke_join_link(principal, project_id, link_id)
+    return JoinLinkView.of(link, public_base_url(request))
+
+
+@router.get(
+    "/join/{code}/qr.{kind}",
+    responses={
+        200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "QR code"},
+        **error_responses("NOT_FOUND", "VALIDATION_ERROR", "UNAVAILABLE"),
+    },
+    openapi_extra=_PUBLIC,
+    summary="A join link's QR code, as SVG or PNG (no token: the code is the key)",
+)
+async def join_link_qr(request: Request, code: str, kind: str) -> Response:
+    if kind not in ("svg", "png"):
+        raise ValidationError.at("kind", "must be svg or png")
+    link = await guests_of(request).find_join_link(code)
+    qr = segno.make(f"{public_base_url(request)}/join/{link.code}", error="m")
+    buffer = io.BytesIO()
+    if kind == "svg":
+        qr.save(buffer, kind="svg", scale=6, border=2, xmldecl=False, title="Join link")
+        media_type = "image/svg+xml"
+    else:
+        qr.save(buffer, kind="png", scale=10, border=2)
+        media_type = "image/png"
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    if kind == "png":
+        headers["Content-Disposition"] = 'attachment; filename="join-link.png"'
+    return Response(buffer.getvalue(), media_type=media_type, headers=headers)
+
+
+# -- joining (no token) ---------------------------------------------------------------------
+
+
+@router.post(
+    "/join/{code}",
+    status_code=201,
+    response_model=JoinResponse,
+    responses=error_responses("NOT_FOUND", "FAILED_PRECONDITION", "UNAVAILABLE")
+    | {
+        429: {
+            "model": ErrorBody,
+            "description": "RESOURCE_EXHAUSTED: too many joins from this address or by this link",
+        }
+    },
+    openapi_extra=_PUBLIC,
+    summary="Join by a link: a fresh anonymous guest identity (no token needed)",
+)
+async def join(request: Request, code: str) -> JoinResponse:
+    state = request.app.state
+    state.join_limits.check(state.client_addresses.of(request.scope), code)
+    return JoinResponse.of(await guests_of(request).join(code))
+
+
+# -- the caller's own sessions, and erasing oneself -----------------------------------------
+
+
+@router.get(
+    "/me/sessions",
+    response_model=OwnSessions,
+    responses=error_responses(*_AUTH, "VALIDATION_ERROR"),
+    summary="The caller's own sessions, active first, then newest first (resume)",
+)
+async def my_sessions(
+    request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 50
+) -> OwnSessions:
+    principal = await authenticate(request)
+    return OwnSessions(items=await guests_of(request).my_sessions(principal, limit))
+
+
+@router.delete(
+    "/me",
+    response_model=ErasureView,
+    responses=error_responses(*_READ),
+    summary="A guest erases itself: its sessions, their share links, its token",
+)
+async def erase_me(request: Request) -> ErasureView:
+    principal = await authenticate(request)
+    return ErasureView.of(await guests_of(request).erase_me(principal))
+
+
+@router.delete(
+    "/projects/{project_id}/guests/{guest_id}",
+    response_model=ErasureView,
+    responses=error_responses(*_READ, "VALIDATION_ERROR"),
+    summary="Erase one guest (owners): its sessions, their share links, its token",
+)
+async def erase_guest(request: Request, project_id: str, guest_id: str) -> ErasureView:
+    principal = await authenticate(request)
+    erasure = await guests_of(request).erase_guest(principal, project_id, guest_id)
+    return ErasureView.of(erasure)
+
+
+# -- share links ----------------------------------------------------------------------------
+
+
+@router.post(
+    "/projects/{project_id}/sessions/{session_id}/shares",
+    status_code=201,
+    response_model=CreatedShareLink,
+    responses=error_responses(*_WRITE),
+    openapi_extra=json_body(CreateShareLinkInput, required=False),
+    summary="Share a completed session's outputs by a public, expiring link",
+)
+async def create_share_link(request: Request, project_id: str, session_id: str) -> CreatedShareLink:
+    principal = await authenticate(request)
+    share, code = await guests_of(request).create_share_link(
+        principal, project_id, session_id, await _body(request)
+    )
+    base = public_base_url(request)
+    return CreatedShareLink(
+        **ShareLinkView.of(share).model_dump(),
+        url=f"{base}/share/{code}",
+        json_url=f"{base}/v1/shares/{code}",
+    )
+
+
+@router.get(
+    "/projects/{project_id}/sessions/{session_id}/shares",
+    response_model=ShareLinkList,
+    responses=error_responses(*_READ),
+    summary="A session's share links (their codes are never shown again)",
+)
+async def list_share_links(request: Request, project_id: str, session_id: str) -> ShareLinkList:
+    principal = await authenticate(request)
+    shares = await guests_of(request).list_share_links(principal, project_id, session_id)
+    return ShareLinkList(items=[ShareLinkView.of(share) for share in shares])
+
+
+@router.post(
+    "/projects/{project_id}/sessions/{session_id}/shares/{share_id}/revoke",
+    response_model=ShareLinkView,
+    responses=error_responses(*_READ),
+    summary="Revoke a share link: it stops working at once",
+)
+async def revoke_share_link(
+    request: Request, project_id: str, session_id: str, share_id: str
+) -> ShareLinkView:
+    principal = await authenticate(request)
+    share = await guests_of(request).revoke_share_link(principal, project_id, session_id, share_id)
+    return ShareLinkView.of(share)
+
+
+@router.get(
+    "/shares/{code}",
+    response_model=SharedResultView,
+    responses=error_responses("NOT_FOUND", "UNAVAILABLE"),
+    openapi_extra=_PUBLIC,
+    summary="What a share link shows, as JSON: the outputs only (no token: the code is the key)",
+)
+async def shared_result(request: Request, code: str) -> SharedResultView:
+    result = await guests_of(request).shared_result(code)
+    return SharedResultView(
+        outputs=result.outputs, completed_at=result.completed_at, expires_at=result.expires_at
+    )

@@ -1,0 +1,67 @@
+"""How fast guests may join: per client address and per join link, a token bucket each.
+
+The default lets one venue in: its guests' phones usually share one public address (the
+venue's Wi-Fi behind NAT, or a carrier's), so a per-address limit as tight as Firebase's (100
+anonymous accounts per hour per address) would turn the crowd away after its first hundred.
+Here an address may join 300 guests at once (a queue at the door scanning the same QR code)
+and then 60 a minute, 3,600 an hour, sustained. A script on one address gets no further than
+that, and each link's cap, expiry and its own rate (1,000 at once, then 600 a minute) bound
+what a leaked code can do. Refusals are 429 ``RESOURCE_EXHAUSTED`` with ``Retry-After``.
+Like the per-token limits, each server process counts on its own.
+"""
+
+from __future__ import annotations
+
+from ..domain.errors import ResourceExhaustedError
+from ..settings import Settings
+from .limits import RateLimiter
+
+
+class JoinLimits:
+    """The two buckets every join passes, either off when its rate setting is 0."""
+
+    def __init__(
+        self, per_address: RateLimiter | None = None, per_link: RateLimiter | None = None
+    ) -> None:
+        self.per_address = per_address
+        self.per_link = per_link
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JoinLimits:
+        per_address = per_link = None
+        if settings.joins_per_address_per_minute > 0:
+            per_address = RateLimiter(
+                rate=settings.joins_per_address_per_minute / 60.0,
+                burst=settings.join_burst_per_address,
+            )
+        if settings.joins_per_link_per_minute > 0:
+            per_link = RateLimiter(
+                rate=settings.joins_per_link_per_minute / 60.0,
+                burst=settings.join_burst_per_link,
+            )
+        return cls(per_address, per_link)
+
+    def check(self, address: str, code: str) -> None:
+        """Count one join from ``address`` by ``code``; 429 when either is over its rate."""
+        if self.per_address is not None:
+            _take(self.per_address, address, "from this address")
+        if self.per_link is not None:
+            _take(self.per_link, code, "by this link")
+
+
+def _take(limiter: RateLimiter, key: str, whence: str) -> None:
+    try:
+        limiter.take(key)
+    except ResourceExhaustedError as refusal:
+        per_minute = limiter.rate * 60
+        raise ResourceExhaustedError(
+            f"too many guests joined {whence} just now (more than {per_minute:g} a minute "
+            f"after the first {int(limiter.burst)}); retry after {refusal.retry_after:g} s",
+            details={
+                "perMinute": per_minute,
+                "burst": int(limiter.burst),
+                "retryAfter": refusal.retry_after,
+            },
+            http_status=429,
+            retry_after=refusal.retry_after,
+        ) from None

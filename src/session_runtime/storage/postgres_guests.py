@@ -1,0 +1,203 @@
+"""The guest tables on PostgreSQL: join links, share links, own sessions, erasure.
+
+A part of ``PostgresStore`` (mixed in), on its pool. Redeeming a join link locks the link's
+row (``FOR UPDATE``), so concurrent joins on any node never take more places than its cap.
+Erasing a guest announces each erased session on the change channel with version 0, so
+subscribers on every node hear that it is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+from ..domain.errors import NotFoundError
+from ..domain.guest_store import TokenIssuer
+from ..domain.guests import GuestErasure, JoinLink, ShareLink
+from ..domain.limits import holds_nul, refuse_nul
+from ..domain.models import Session
+from ..domain.timestamps import to_micros
+from ..domain.tokens import TokenRecord
+from .guest_rows import (
+    ACTIVE_FIRST,
+    JOIN_LINK_COLUMNS,
+    SHARE_LINK_COLUMNS,
+    join_link_from_row,
+    join_link_to_row,
+    share_link_from_row,
+    share_link_to_row,
+)
+from .postgres_rows import TOKEN_COLUMNS, placeholders
+from .postgres_schema import NOTIFY_CHANNEL
+from .rows import SESSION_COLUMNS, session_from_row, token_to_row
+
+ERASED_VERSION = 0
+"""The version a change notice carries for a session that was erased."""
+
+
+class PostgresGuestRecords:
+    """Join links, share links and erasure over the store's pool."""
+
+    def _transaction(self) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError  # PostgresStore's
+
+    def _check_open(self) -> None:
+        raise NotImplementedError  # PostgresStore's
+
+    async def _fetch(self, sql: str, *params: Any) -> list[Any]:
+        raise NotImplementedError  # PostgresStore's
+
+    async def _fetch_one(self, sql: str, *params: Any) -> Any:
+        raise NotImplementedError  # PostgresStore's
+
+    async def _insert(self, sql: str, params: Sequence[Any], conflict: str) -> None:
+        raise NotImplementedError  # PostgresStore's
+
+    # -- join links -----------------------------------------------------------------------
+
+    async def insert_join_link(self, link: JoinLink) -> None:
+        refuse_nul({"eventId": link.event_id, "label": link.label})
+        await self._insert(
+            f"INSERT INTO join_links ({JOIN_LINK_COLUMNS}) VALUES ({placeholders(11)})",
+            join_link_to_row(link),
+            f"join link {link.id!r} already exists",
+        )
+
+    async def list_join_links(self, project_id: str) -> list[JoinLink]:
+        rows = await self._fetch(
+            f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE project_id = $1 "
+            "ORDER BY created_at, id",
+            project_id,
+        )
+        return [join_link_from_row(row) for row in rows]
+
+    async def revoke_join_link(
+        self, project_id: str, link_id: str, revoked_at: datetime
+    ) -> JoinLink | None:
+        row = await self._fetch_one(
+            "UPDATE join_links SET revoked_at = coalesce(revoked_at, $3) "
+            f"WHERE id = $1 AND project_id = $2 RETURNING {JOIN_LINK_COLUMNS}",
+            link_id,
+            project_id,
+            to_micros(revoked_at),
+        )
+        return None if row is None else join_link_from_row(row)
+
+    async def find_join_link(self, code: str) -> JoinLink | None:
+        row = await self._fetch_one(
+            f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE code = $1", code
+        )
+        return None if row is None else join_link_from_row(row)
+
+    async def redeem_join_link(self, code: str, issue: TokenIssuer) -> tuple[JoinLink, TokenRecord]:
+        if holds_nul(code):
+            self._check_open()
+            raise NotFoundError.of("join link", code)
+        async with self._transaction() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE code = $1 FOR UPDATE", code
+            )
+            if row is None:
+                raise NotFoundError.of("join link", code)
+            link = join_link_from_row(row)
+            token = issue(link)  # raises to refuse: the transaction rolls back
+            await conn.execute(
+                "UPDATE join_links SET joined_count = joined_count + 1 WHERE id = $1", link.id
+            )
+            await conn.execute(
+                f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({placeholders(10)})",
+                *token_to_row(token),
+            )
+        return link.model_copy(update={"joined_count": link.joined_count + 1}), token
+
+    # -- the sessions of one creator ------------------------------------------------------
+
+    async def list_own_sessions(
+        self, project_id: str, created_by: str, limit: int
+    ) -> list[Session]:
+        rows = await self._fetch(
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = $1 AND created_by = $2 "
+            f"{ACTIVE_FIRST} LIMIT $3",
+            project_id,
+            created_by,
+            limit,
+        )
+        return [session_from_row(row) for row in rows]
+
+    # -- share links ----------------------------------------------------------------------
+
+    async def insert_share_link(self, share: ShareLink) -> None:
+        await self._insert(
+            f"INSERT INTO share_links ({SHARE_LINK_COLUMNS}) VALUES ({placeholders(8)})",
+            share_link_to_row(share),
+            f"share link {share.id!r} already exists",
+        )
+
+    async def find_share_link(self, code_hash: str) -> ShareLink | None:
+        row = await self._fetch_one(
+            f"SELECT {SHARE_LINK_COLUMNS} FROM share_links WHERE code_hash = $1", code_hash
+        )
+        return None if row is None else share_link_from_row(row)
+
+    async def list_share_links(self, project_id: str, session_id: str) -> list[ShareLink]:
+        rows = await self._fetch(
+            f"SELECT {SHARE_LINK_COLUMNS} FROM share_links "
+            "WHERE session_id = $1 AND project_id = $2 ORDER BY created_at, id",
+            session_id,
+            project_id,
+        )
+        return [share_link_from_row(row) for row in rows]
+
+    async def revoke_share_link(
+        self, project_id: str, session_id: str, share_id: str, revoked_at: datetime
+    ) -> ShareLink | None:
+        row = await self._fetch_one(
+            "UPDATE share_links SET revoked_at = coalesce(revoked_at, $3) "
+            f"WHERE id = $1 AND project_id = $2 AND session_id = $4 RETURNING {SHARE_LINK_COLUMNS}",
+            share_id,
+            project_id,
+            to_micros(revoked_at),
+            session_id,
+        )
+        return None if row is None else share_link_from_row(row)
+
+    # -- erasure --------------------------------------------------------------------------
+
+    async def erase_guest(self, project_id: str, guest_id: str, token_id: str) -> GuestErasure:
+        if holds_nul(project_id, guest_id, token_id):
+            self._check_open()
+            return GuestErasure(guest_id=guest_id, session_ids=(), share_links=0, tokens=0)
+        async with self._transaction() as conn:
+            share_links = await conn.fetchval(
+                "SELECT count(*) FROM share_links WHERE project_id = $1 AND session_id IN "
+                "(SELECT id FROM sessions WHERE project_id = $1 AND created_by = $2)",
+                project_id,
+                guest_id,
+            )
+            # The share links go with their sessions, by the schema's trigger.
+            rows = await conn.fetch(
+                "DELETE FROM sessions WHERE project_id = $1 AND created_by = $2 RETURNING id",
+                project_id,
+                guest_id,
+            )
+            for row in rows:
+                await conn.execute(
+                    "SELECT pg_notify($1, json_build_array($2::text, $3::text, $4::int)::text)",
+                    NOTIFY_CHANNEL,
+                    project_id,
+                    row[0],
+                    ERASED_VERSION,
+                )
+            status = await conn.execute(
+                "DELETE FROM tokens WHERE id = $1 AND project_id = $2 AND kind = 'guest'",
+                token_id,
+                project_id,
+            )
+        return GuestErasure(
+            guest_id=guest_id,
+            session_ids=tuple(sorted((project_id, row[0]) for row in rows)),
+            share_links=int(share_links),
+            tokens=int(status.split()[-1]),
+        )

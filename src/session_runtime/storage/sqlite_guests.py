@@ -1,0 +1,198 @@
+"""The guest tables on SQLite: join links, share links, own sessions, erasure.
+
+A part of ``SqliteStore`` (mixed in), using its one writer and its readers: every write here
+is one transaction of the writer's group commit, as every other write of the store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ..domain.errors import FailedPreconditionError, NotFoundError
+from ..domain.guest_store import TokenIssuer
+from ..domain.guests import GuestErasure, JoinLink, ShareLink
+from ..domain.models import Session
+from ..domain.timestamps import to_micros
+from ..domain.tokens import TokenRecord
+from .guest_rows import (
+    ACTIVE_FIRST,
+    JOIN_LINK_COLUMNS,
+    SHARE_LINK_COLUMNS,
+    join_link_from_row,
+    join_link_to_row,
+    share_link_from_row,
+    share_link_to_row,
+)
+from .rows import SESSION_COLUMNS, session_from_row, token_to_row
+from .session_cache import SessionCache
+from .sqlite_rows import TOKEN_COLUMNS
+
+T = TypeVar("T")
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+class SqliteGuestRecords:
+    """Join links, share links and erasure over the store's writer and readers."""
+
+    _cache: SessionCache
+
+    async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError  # SqliteStore's
+
+    async def _read_in_thread(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError  # SqliteStore's
+
+    def _fetch_one(self, sql: str, params: Sequence[Any]) -> Any:
+        raise NotImplementedError  # SqliteStore's
+
+    async def _insert(self, sql: str, params: Sequence[Any], conflict: str) -> None:
+        raise NotImplementedError  # SqliteStore's
+
+    # -- join links -----------------------------------------------------------------------
+
+    async def insert_join_link(self, link: JoinLink) -> None:
+        await self._insert(
+            f"INSERT INTO join_links ({JOIN_LINK_COLUMNS}) VALUES ({_marks(11)})",
+            join_link_to_row(link),
+            f"join link {link.id!r} already exists",
+        )
+
+    async def list_join_links(self, project_id: str) -> list[JoinLink]:
+        rows = await self._read_in_thread(
+            lambda conn: conn.execute(
+                f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE project_id = ? "
+                "ORDER BY created_at, id",
+                (project_id,),
+            ).fetchall()
+        )
+        return [join_link_from_row(row) for row in rows]
+
+    async def revoke_join_link(
+        self, project_id: str, link_id: str, revoked_at: datetime
+    ) -> JoinLink | None:
+        def op(conn: sqlite3.Connection) -> JoinLink | None:
+            row = conn.execute(
+                "UPDATE join_links SET revoked_at = coalesce(revoked_at, ?) "
+                f"WHERE id = ? AND project_id = ? RETURNING {JOIN_LINK_COLUMNS}",
+                (to_micros(revoked_at), link_id, project_id),
+            ).fetchone()
+            return None if row is None else join_link_from_row(row)
+
+        return await self._write(op)
+
+    async def find_join_link(self, code: str) -> JoinLink | None:
+        row = self._fetch_one(f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE code = ?", (code,))
+        return None if row is None else join_link_from_row(row)
+
+    async def redeem_join_link(self, code: str, issue: TokenIssuer) -> tuple[JoinLink, TokenRecord]:
+        def op(conn: sqlite3.Connection) -> tuple[JoinLink, TokenRecord]:
+            row = conn.execute(
+                f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE code = ?", (code,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError.of("join link", code)
+            link = join_link_from_row(row)
+            token = issue(link)  # raises to refuse: nothing written
+            conn.execute(
+                "UPDATE join_links SET joined_count = joined_count + 1 WHERE id = ?", (link.id,)
+            )
+            try:
+                conn.execute(
+                    f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({_marks(10)})",
+                    token_to_row(token),
+                )
+            except sqlite3.IntegrityError:
+                raise FailedPreconditionError(f"token {token.id!r} already exists") from None
+            return link.model_copy(update={"joined_count": link.joined_count + 1}), token
+
+        return await self._write(op)
+
+    # -- the sessions of one creator ------------------------------------------------------
+
+    async def list_own_sessions(
+        self, project_id: str, created_by: str, limit: int
+    ) -> list[Session]:
+        rows = await self._read_in_thread(
+            lambda conn: conn.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND created_by = ? "
+                f"{ACTIVE_FIRST} LIMIT ?",
+                (project_id, created_by, limit),
+            ).fetchall()
+        )
+        return [session_from_row(row) for row in rows]
+
+    # -- share links ----------------------------------------------------------------------
+
+    async def insert_share_link(self, share: ShareLink) -> None:
+        await self._insert(
+            f"INSERT INTO share_links ({SHARE_LINK_COLUMNS}) VALUES ({_marks(8)})",
+            share_link_to_row(share),
+            f"share link {share.id!r} already exists",
+        )
+
+    async def find_share_link(self, code_hash: str) -> ShareLink | None:
+        row = self._fetch_one(
+            f"SELECT {SHARE_LINK_COLUMNS} FROM share_links WHERE code_hash = ?", (code_hash,)
+        )
+        return None if row is None else share_link_from_row(row)
+
+    async def list_share_links(self, project_id: str, session_id: str) -> list[ShareLink]:
+        rows = await self._read_in_thread(
+            lambda conn: conn.execute(
+                f"SELECT {SHARE_LINK_COLUMNS} FROM share_links "
+                "WHERE session_id = ? AND project_id = ? ORDER BY created_at, id",
+                (session_id, project_id),
+            ).fetchall()
+        )
+        return [share_link_from_row(row) for row in rows]
+
+    async def revoke_share_link(
+        self, project_id: str, session_id: str, share_id: str, revoked_at: datetime
+    ) -> ShareLink | None:
+        def op(conn: sqlite3.Connection) -> ShareLink | None:
+            row = conn.execute(
+                "UPDATE share_links SET revoked_at = coalesce(revoked_at, ?) "
+                "WHERE id = ? AND project_id = ? AND session_id = ? "
+                f"RETURNING {SHARE_LINK_COLUMNS}",
+                (to_micros(revoked_at), share_id, project_id, session_id),
+            ).fetchone()
+            return None if row is None else share_link_from_row(row)
+
+        return await self._write(op)
+
+    # -- erasure --------------------------------------------------------------------------
+
+    async def erase_guest(self, project_id: str, guest_id: str, token_id: str) -> GuestErasure:
+        cache = self._cache
+
+        def op(conn: sqlite3.Connection) -> GuestErasure:
+            share_links = conn.execute(
+                "SELECT count(*) FROM share_links WHERE project_id = ? AND session_id IN "
+                "(SELECT id FROM sessions WHERE project_id = ? AND created_by = ?)",
+                (project_id, project_id, guest_id),
+            ).fetchone()[0]
+            # The share links go with their sessions, by the schema's trigger.
+            rows = conn.execute(
+                "DELETE FROM sessions WHERE project_id = ? AND created_by = ? RETURNING id",
+                (project_id, guest_id),
+            ).fetchall()
+            for (session_id,) in rows:
+                cache.pop(session_id, None)
+            tokens = conn.execute(
+                "DELETE FROM tokens WHERE id = ? AND project_id = ? AND kind = 'guest'",
+                (token_id, project_id),
+            ).rowcount
+            return GuestErasure(
+                guest_id=guest_id,
+                session_ids=tuple(sorted((project_id, row[0]) for row in rows)),
+                share_links=share_links,
+                tokens=tokens,
+            )
+
+        return await self._write(op)
