@@ -60,7 +60,7 @@ class ClientAddresses:
         if client and self.trusted and self._is_trusted(str(client[0])):
             for name, value in scope.get("headers", ()):
                 if name == b"x-forwarded-proto":
-                    proto = value.decode("latin-1").split(",")[-1].strip().lower()
+                    proto: str = value.decode("latin-1").split(",")[-1].strip().lower()
                     if proto in ("http", "https"):
                         return proto
         return str(scope.get("scheme", "http"))
