@@ -28,6 +28,7 @@ from .domain.auth import (
 )
 from .domain.cursor import decode_cursor, encode_cursor
 from .domain.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from .domain.idempotency import IdempotencyClaim
 from .domain.limits import check_json_field
 from .domain.merge import deep_merge
 from .domain.models import (
@@ -90,7 +91,11 @@ class SessionService(ReportingOperations):
     # -- sessions -------------------------------------------------------------------------
 
     async def create_session(
-        self, principal: Principal, data: CreateSessionInput | Mapping[str, Any]
+        self,
+        principal: Principal,
+        data: CreateSessionInput | Mapping[str, Any],
+        *,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> CreateSessionResult:
         """Start a session: ``status="active"``, ``currentStepIndex=0``, ``version=1``."""
         with self._operation("create"):
@@ -116,7 +121,7 @@ class SessionService(ReportingOperations):
                 end_reason=None,
                 version=1,
             )
-            await self.store.insert_session(session)
+            await self.store.insert_session(session, idempotency=idempotency)
             self.feed.publish(session)
             return CreateSessionResult(session_id=session.id, session=session)
 
@@ -162,6 +167,7 @@ class SessionService(ReportingOperations):
         data: UpdateSessionProgressInput | Mapping[str, Any],
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
         """Record progress: ``inputs``/``outputs`` deep-merge, ``currentStepIndex`` replaces."""
         with self._operation("update"):
@@ -189,7 +195,7 @@ class SessionService(ReportingOperations):
                     changes["outputs"] = deep_merge(current.outputs, parsed.outputs)
                 return current.evolve(**changes)
 
-            return await self._write(project_id, parsed.session_id, mutation)
+            return await self._write(project_id, parsed.session_id, mutation, idempotency)
 
     async def complete_session(
         self,
@@ -198,13 +204,14 @@ class SessionService(ReportingOperations):
         data: CompleteSessionInput | _SessionRef,
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
         """Mark the session completed; ``completedAt == updatedAt``. Safe to retry."""
         with self._operation("complete"):
             parsed = parse_input(CompleteSessionInput, _session_ref(data))
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.COMPLETED,
-                None, expected_version,
+                None, expected_version, idempotency,
             )  # fmt: skip
 
     async def abandon_session(
@@ -214,13 +221,14 @@ class SessionService(ReportingOperations):
         data: AbandonSessionInput | _SessionRef,
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
         """Mark the session abandoned (the guest left), with an optional reason. Safe to retry."""
         with self._operation("abandon"):
             parsed = parse_input(AbandonSessionInput, _session_ref(data))
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.ABANDONED,
-                parsed.reason, expected_version,
+                parsed.reason, expected_version, idempotency,
             )  # fmt: skip
 
     async def fail_session(
@@ -230,13 +238,14 @@ class SessionService(ReportingOperations):
         data: FailSessionInput | Mapping[str, Any],
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
         """Mark the session failed (status ``error``) with a short reason. Safe to retry."""
         with self._operation("fail"):
             parsed = parse_input(FailSessionInput, data)
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.ERROR,
-                parsed.reason, expected_version,
+                parsed.reason, expected_version, idempotency,
             )  # fmt: skip
 
     async def _finish(
@@ -247,6 +256,7 @@ class SessionService(ReportingOperations):
         target: SessionStatus,
         reason: str | None,
         expected_version: int | None,
+        idempotency: IdempotencyClaim[Session] | None,
     ) -> Session:
         authorize_project_write(principal, project_id)
         clock = self.clock
@@ -265,12 +275,18 @@ class SessionService(ReportingOperations):
                 version=current.version + 1,
             )
 
-        return await self._write(project_id, session_id, mutation)
+        return await self._write(project_id, session_id, mutation, idempotency)
 
     async def _write(
-        self, project_id: str, session_id: str, mutation: Callable[[Session], Session | None]
+        self,
+        project_id: str,
+        session_id: str,
+        mutation: Callable[[Session], Session | None],
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
-        session, changed = await self.store.update_session(project_id, session_id, mutation)
+        session, changed = await self.store.update_session(
+            project_id, session_id, mutation, idempotency=idempotency
+        )
         if changed:
             self.feed.publish(session)
         return session

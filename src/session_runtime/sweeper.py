@@ -1,9 +1,10 @@
-"""The stale-session sweeper: a task of the server that abandons forgotten sessions.
+"""The server's sweeper: a task that abandons forgotten sessions and prunes expired keys.
 
 A guest who walks away from a kiosk never presses "exit". Every ``interval`` seconds the
 sweeper abandons each active session with no update for longer than ``idle_after``, with the
 reason recorded, published to subscribers like any change. Several server nodes may sweep the
-same database: each session is re-checked in its own transaction and swept once.
+same database: each session is re-checked in its own transaction and swept once. On the same
+pass it deletes the idempotency keys past their expiry (``idempotency=``), when given.
 
 >>> sweeper = StaleSessionSweeper(service, idle_after=timedelta(minutes=30))   # doctest: +SKIP
 >>> sweeper.start()                                                           # doctest: +SKIP
@@ -17,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from .domain.errors import SessionRuntimeError
+from .idempotency import IdempotencyKeys
 from .reporting import SWEEP_BATCH
 from .service import SessionService
 
@@ -28,14 +30,16 @@ class StaleSessionSweeper:
         self,
         service: SessionService,
         *,
-        idle_after: timedelta,
+        idle_after: timedelta | None,
         interval: float = 60.0,
         batch: int = SWEEP_BATCH,
+        idempotency: IdempotencyKeys | None = None,
     ) -> None:
-        if idle_after <= timedelta(0) or interval <= 0 or batch < 1:
+        if (idle_after is not None and idle_after <= timedelta(0)) or interval <= 0 or batch < 1:
             raise ValueError("idle_after, interval and batch must be positive")
         self.service = service
         self.idle_after = idle_after
+        self.idempotency = idempotency
         self.interval = interval
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
@@ -43,6 +47,8 @@ class StaleSessionSweeper:
     async def sweep(self) -> int:
         """One pass: abandon every stale session, a batch at a time; return how many."""
         total = 0
+        if self.idle_after is None:
+            return total
         while True:
             swept = await self.service.sweep_stale_sessions(self.idle_after, limit=self.batch)
             total += len(swept)
@@ -53,6 +59,8 @@ class StaleSessionSweeper:
         while True:
             try:
                 await self.sweep()
+                if self.idempotency is not None:
+                    await self.idempotency.prune()
             except SessionRuntimeError as exc:  # storage away: the next pass tries again
                 logger.warning("the stale-session sweep failed: %s", exc)
             except Exception:  # a bug: say so loudly, but keep sweeping

@@ -12,12 +12,14 @@ from fastapi import FastAPI
 from starlette.responses import PlainTextResponse, Response
 
 from .. import __version__
+from ..idempotency import IdempotencyKeys
 from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
 from ..sweeper import StaleSessionSweeper
 from . import dashboard, reports, routes, websocket
 from .errors import error_responses, install_error_handlers
+from .idempotency import install_replay_handler
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .pipeline import install_pipeline
@@ -70,20 +72,19 @@ def create_app(
         if settings.tune_gc:
             tune_garbage_collector()
         await runtime.open()
-        sweeper = None
-        if settings.stale_after_seconds > 0:
-            sweeper = StaleSessionSweeper(
-                runtime.service,
-                idle_after=timedelta(seconds=settings.stale_after_seconds),
-                interval=settings.sweep_interval_seconds,
-            )
-            sweeper.start()
+        stale_after = settings.stale_after_seconds
+        sweeper = StaleSessionSweeper(
+            runtime.service,
+            idle_after=timedelta(seconds=stale_after) if stale_after > 0 else None,
+            interval=settings.sweep_interval_seconds,
+            idempotency=idempotency,
+        )
+        sweeper.start()
         app.state.sweeper = sweeper
         try:
             yield
         finally:
-            if sweeper is not None:
-                await sweeper.stop()
+            await sweeper.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -97,7 +98,13 @@ def create_app(
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.limits = limits = Limits.from_settings(settings)
+    app.state.idempotency = idempotency = IdempotencyKeys(
+        runtime.store,
+        clock=runtime.service.clock,
+        ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+    )
     install_error_handlers(app)
+    install_replay_handler(app)
     app.include_router(documented_routes)  # served by SessionRoutes, ahead of routing
     app.include_router(routes.router)
     app.include_router(reports.router)
@@ -134,6 +141,7 @@ def create_app(
             "service": runtime.service,
             "metrics": metrics,
             "limits": limits,
+            "idempotency": idempotency,
             "max_body_bytes": settings.max_body_bytes,
             "heartbeat_seconds": settings.heartbeat_seconds,
         },

@@ -31,10 +31,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.auth import Principal
 from ..domain.errors import SessionRuntimeError
+from ..domain.idempotency import IdempotencyClaim, RequestReplayed, StoredResponse
 from ..domain.models import Session
+from ..idempotency import IdempotencyKeys
 from ..service import SessionService
 from .errors import error_responses
 from .http import bearer_token, if_match_version, merge_path_field, read_json_chunks
+from .idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    REPLAYED_RESPONSE_HEADER,
+    keyed,
+    replay_headers,
+    stored_creation,
+    stored_session,
+)
 from .limits import Limits
 from .metrics import Metrics
 from .responses import session_json
@@ -66,6 +76,7 @@ class SessionRoutes:
         service: SessionService,
         metrics: Metrics,
         limits: Limits,
+        idempotency: IdempotencyKeys,
         max_body_bytes: int,
         heartbeat_seconds: float,
     ) -> None:
@@ -73,6 +84,7 @@ class SessionRoutes:
         self.service = service
         self.metrics = metrics
         self.limits = limits
+        self.idempotency = idempotency
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
         handlers: dict[str, Handler] = {
@@ -129,7 +141,13 @@ class SessionRoutes:
                 self.max_body_bytes,
             )
             merge_path_field(body, "projectId", project_id)
-            session = (await self.service.create_session(principal, body)).session
+            claim = self._claim(principal, scope, headers, body, stored_creation)
+            session = (
+                await self.service.create_session(principal, body, idempotency=claim)
+            ).session
+        except RequestReplayed as replay:
+            await send_replay(send, replay.response)
+            return
         except Exception as exc:
             await _send_error(scope, send, exc)
             return
@@ -175,22 +193,44 @@ class SessionRoutes:
             chunks, None if declared is None else declared.decode("latin-1"), self.max_body_bytes
         )
         merge_path_field(body, "sessionId", session_id)
-        if_match = headers.get(b"if-match")
-        expected = if_match_version(None if if_match is None else if_match.decode("latin-1"))
+        if_match = _text(headers.get(b"if-match"))
+        expected = if_match_version(if_match)
+        claim = self._claim(principal, scope, headers, body, stored_session)
         service = self.service
         if action == "update":
             return await service.update_session_progress(
-                principal, project_id, body, expected_version=expected
+                principal, project_id, body, expected_version=expected, idempotency=claim
             )
         if action == "complete":
             return await service.complete_session(
-                principal, project_id, body, expected_version=expected
+                principal, project_id, body, expected_version=expected, idempotency=claim
             )
         if action == "abandon":
             return await service.abandon_session(
-                principal, project_id, body, expected_version=expected
+                principal, project_id, body, expected_version=expected, idempotency=claim
             )
-        return await service.fail_session(principal, project_id, body, expected_version=expected)
+        return await service.fail_session(
+            principal, project_id, body, expected_version=expected, idempotency=claim
+        )
+
+    def _claim(
+        self,
+        principal: Principal,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        body: dict[str, Any],
+        render: Callable[[Session], StoredResponse],
+    ) -> IdempotencyClaim[Session] | None:
+        return keyed(
+            self.idempotency,
+            principal,
+            key_header=_text(headers.get(b"idempotency-key")),
+            method=scope["method"],
+            path=scope["path"],
+            body=body,
+            if_match=_text(headers.get(b"if-match")),
+            render=render,
+        )
 
 
 def dispatch_table(
@@ -210,6 +250,9 @@ async def _answer(scope: Scope, send: Send, operation: Callable[[], Awaitable[Se
     """Run one operation and answer with the session, or with the one error body."""
     try:
         session = await operation()
+    except RequestReplayed as replay:
+        await send_replay(send, replay.response)
+        return
     except Exception as exc:
         await _send_error(scope, send, exc)
         return
@@ -228,6 +271,10 @@ async def _send_error(scope: Scope, send: Send, exc: Exception) -> None:
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     return dict(scope["headers"])
+
+
+def _text(header: bytes | None) -> str | None:
+    return None if header is None else header.decode("latin-1")
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -255,6 +302,11 @@ async def send_json(
     send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     await _send_body(send, status, orjson.dumps(content), headers or [])
+
+
+async def send_replay(send: Send, response: StoredResponse) -> None:
+    """A keyed request answered again: the stored status, headers and body."""
+    await _send_body(send, response.status, response.body, replay_headers(response))
 
 
 async def send_session(send: Send, session: Session) -> None:
@@ -288,7 +340,8 @@ _SESSION: dict[int | str, dict[str, Any]] = {
         "model": Session,
         "description": "The session.",
         "headers": {
-            "ETag": {"description": "The session's version.", "schema": {"type": "string"}}
+            "ETag": {"description": "The session's version.", "schema": {"type": "string"}},
+            **REPLAYED_RESPONSE_HEADER,
         },
     }
 }
@@ -330,11 +383,23 @@ def _described_only() -> None:
     "/projects/{project_id}/sessions",
     status_code=201,
     response_model=CreateSessionResponse,
-    responses=error_responses(*_WRITE),
+    responses={
+        201: {
+            "description": "The session was created.",
+            "headers": {
+                "ETag": {"description": "Its version: 1.", "schema": {"type": "string"}},
+                "Location": {"description": "Its URL.", "schema": {"type": "string"}},
+                **REPLAYED_RESPONSE_HEADER,
+            },
+        },
+        **error_responses(*_WRITE),
+    },
     openapi_extra=json_body(CreateSessionBody),
     summary="Create a session",
 )
-async def create_session(project_id: str) -> None:
+async def create_session(
+    project_id: str, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
+) -> None:
     """Start a session: ``status=active``, ``currentStepIndex=0``, ``version=1``."""
     _described_only()
 
@@ -351,7 +416,10 @@ async def get_session(project_id: str, session_id: str) -> None:
     openapi_extra=json_body(UpdateSessionProgressBody),
 )
 async def update_session_progress(
-    project_id: str, session_id: str, if_match: str | None = _IF_MATCH
+    project_id: str,
+    session_id: str,
+    if_match: str | None = _IF_MATCH,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> None:
     """Record progress: deep-merge ``inputs`` and ``outputs``; replace ``currentStepIndex``."""
     _described_only()
@@ -359,7 +427,10 @@ async def update_session_progress(
 
 @documented_routes.post(_ONE + "/complete", responses={**_SESSION, **error_responses(*_WRITE)})
 async def complete_session(
-    project_id: str, session_id: str, if_match: str | None = _IF_MATCH
+    project_id: str,
+    session_id: str,
+    if_match: str | None = _IF_MATCH,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> None:
     """Mark it completed (``completedAt == updatedAt``). Repeating it is a harmless no-op."""
     _described_only()
@@ -371,7 +442,10 @@ async def complete_session(
     openapi_extra=json_body(AbandonSessionBody, required=False),
 )
 async def abandon_session(
-    project_id: str, session_id: str, if_match: str | None = _IF_MATCH
+    project_id: str,
+    session_id: str,
+    if_match: str | None = _IF_MATCH,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> None:
     """Mark it abandoned (the guest left), with an optional ``reason``. Safe to retry."""
     _described_only()
@@ -382,7 +456,12 @@ async def abandon_session(
     responses={**_SESSION, **error_responses(*_WRITE)},
     openapi_extra=json_body(FailSessionBody),
 )
-async def fail_session(project_id: str, session_id: str, if_match: str | None = _IF_MATCH) -> None:
+async def fail_session(
+    project_id: str,
+    session_id: str,
+    if_match: str | None = _IF_MATCH,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+) -> None:
     """Mark it failed (status ``error``) with a ``reason``. Safe to retry."""
     _described_only()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..domain.errors import FailedPreconditionError
+from .idempotency_sql import POSTGRES_IDEMPOTENCY_TABLE
 from .reporting_sql import REPORTING_INDEXES
 
 NOTIFY_CHANNEL: Final = "session_changes"
@@ -116,6 +117,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 3: the funnel, the stale-session sweeper and retention.
     REPORTING_INDEXES,
+    # Idempotency keys: each keyed write's key, request fingerprint and response.
+    POSTGRES_IDEMPOTENCY_TABLE,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

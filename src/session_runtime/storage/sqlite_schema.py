@@ -10,6 +10,7 @@ import sqlite3
 from typing import Final
 
 from ..domain.errors import FailedPreconditionError
+from .idempotency_sql import SQLITE_IDEMPOTENCY_TABLE
 from .reporting_sql import REPORTING_INDEXES
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -79,6 +80,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 3: the funnel, the stale-session sweeper and retention.
     REPORTING_INDEXES,
+    # Idempotency keys: each keyed write's key, request fingerprint and response.
+    SQLITE_IDEMPOTENCY_TABLE,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
