@@ -17,6 +17,7 @@ from typing import Any
 
 import pydantic
 
+from .client_ids import repeated_create
 from .domain.auth import (
     Guest,
     Principal,
@@ -97,14 +98,16 @@ class SessionService(ReportingOperations):
         *,
         idempotency: IdempotencyClaim[Session] | None = None,
     ) -> CreateSessionResult:
-        """Start a session: ``status="active"``, ``currentStepIndex=0``, ``version=1``."""
+        """Start a session: ``status="active"``, ``currentStepIndex=0``, ``version=1``.
+
+        A client-chosen ``sessionId`` already taken: see ``client_ids.repeated_create``."""
         with self._operation("create"):
             parsed = parse_input(CreateSessionInput, data)
             authorize_create(principal, parsed)
             await self._check_catalog(parsed)
             now = self.clock()
             session = Session.trusted(
-                id=new_id(),
+                id=parsed.session_id or new_id(),
                 project_id=parsed.project_id,
                 event_id=parsed.event_id,
                 experience_id=parsed.experience_id,
@@ -121,7 +124,12 @@ class SessionService(ReportingOperations):
                 end_reason=None,
                 version=1,
             )
-            await self.store.insert_session(session, idempotency=idempotency)
+            try:
+                await self.store.insert_session(session, idempotency=idempotency)
+            except FailedPreconditionError:
+                if parsed.session_id is None:
+                    raise
+                return await repeated_create(self.store, principal, parsed)
             self.feed.publish(session)
             return CreateSessionResult(session_id=session.id, session=session)
 

@@ -142,19 +142,19 @@ class SessionRoutes:
             )
             merge_path_field(body, "projectId", project_id)
             claim = self._claim(principal, scope, headers, body, stored_creation)
-            session = (
-                await self.service.create_session(principal, body, idempotency=claim)
-            ).session
+            result = await self.service.create_session(principal, body, idempotency=claim)
         except RequestReplayed as replay:
             await send_replay(send, replay.response)
             return
         except Exception as exc:
             await _send_error(scope, send, exc)
             return
+        session = result.session
         content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), session_json(session))
         location = f"/v1/projects/{project_id}/sessions/{session.id}".encode()
         headers_out = [(b"etag", b'"%d"' % session.version), (b"location", location)]
-        await _send_body(send, 201, content, headers_out)
+        # A repeated create with a client-chosen id found the session: 200, not 201.
+        await _send_body(send, 201 if result.is_new else 200, content, headers_out)
 
     async def _get(
         self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
@@ -384,6 +384,11 @@ def _described_only() -> None:
     status_code=201,
     response_model=CreateSessionResponse,
     responses={
+        200: {
+            "description": "A create naming a `sessionId` this caller already created with "
+            "the same body: the session, as it is now (nothing was written).",
+            "model": CreateSessionResponse,
+        },
         201: {
             "description": "The session was created.",
             "headers": {
