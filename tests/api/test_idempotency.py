@@ -18,8 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 
+from session_runtime import SYSTEM
 from session_runtime.api import create_app
+from session_runtime.api.idempotency import claim_of, install_replay_handler
+from session_runtime.domain.idempotency import RequestReplayed, StoredResponse
+from session_runtime.idempotency import IdempotencyKeys
 from session_runtime.runtime import SessionRuntime
 from session_runtime.settings import Settings
 
@@ -165,7 +170,7 @@ def test_openapi_documents_the_header_on_every_mutation(http: httpx.Client) -> N
             mutations += 1
             names = {parameter["name"] for parameter in operation.get("parameters", [])}
             assert "Idempotency-Key" in names, f"{method.upper()} {path}"
-            success = operation["responses"].get("200") or operation["responses"]["201"]
+            success = operation["responses"].get("201") or operation["responses"]["200"]
             assert "Idempotency-Replayed" in success.get("headers", {}), f"{method} {path}"
     assert mutations >= 5
 
@@ -255,3 +260,35 @@ def test_the_sweeper_deletes_expired_keys(tmp_path: Path) -> None:
         while stored_keys() and time.monotonic() < deadline:
             time.sleep(0.02)
         assert stored_keys() == 0
+
+
+async def test_a_fastapi_route_makes_its_write_keyed_in_one_line(tmp_path: Path) -> None:
+    """What the join, share and erase routes will do: ``claim_of`` and the replay handler."""
+    app = FastAPI()
+    install_replay_handler(app)
+    clock = ManualClock()
+    seen: dict[str, StoredResponse] = {}
+    app.state.idempotency = IdempotencyKeys(_UnusedStore(), clock=clock)  # type: ignore[arg-type]
+
+    @app.post("/v1/things")
+    async def make_thing(request: Request) -> dict[str, str]:
+        claim = claim_of(request, SYSTEM, {"a": 1}, lambda name: StoredResponse(201, (), name))
+        assert claim is not None
+        # A store that finds the key raises this inside its transaction:
+        if claim.key in seen:
+            raise RequestReplayed(seen[claim.key])
+        seen[claim.key] = claim.render(b'{"made":true}')
+        return {"made": "now"}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        first = await client.post("/v1/things", headers={"Idempotency-Key": "k"})
+        again = await client.post("/v1/things", headers={"Idempotency-Key": "k"})
+    assert first.json() == {"made": "now"}
+    assert (again.status_code, again.json()) == (201, {"made": True})
+    assert again.headers["idempotency-replayed"] == "true"
+
+
+class _UnusedStore:
+    async def prune_idempotency_records(self, now: object) -> int:
+        return 0

@@ -388,6 +388,10 @@ def _described_only() -> None:
             "description": "A create naming a `sessionId` this caller already created with "
             "the same body: the session, as it is now (nothing was written).",
             "model": CreateSessionResponse,
+            "headers": {
+                "ETag": {"description": "Its version.", "schema": {"type": "string"}},
+                "Location": {"description": "Its URL.", "schema": {"type": "string"}},
+            },
         },
         201: {
             "description": "The session was created.",
