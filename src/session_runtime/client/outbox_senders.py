@@ -74,7 +74,10 @@ class OutboxLedger:
             headers=call.headers,
         )
 
-    def request(self, write: PendingWrite, http: httpx.Client | httpx.AsyncClient) -> Any:
+    def request(
+        self, write: PendingWrite, http: httpx.Client | httpx.AsyncClient
+    ) -> tuple[Call[Any], httpx.Request]:
+        """The request that sends ``write`` again, under the key it was queued with."""
         call = queued_call(write)
         request = call.build_request(http)
         request.headers[IDEMPOTENCY_HEADER] = write.idempotency_key
