@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .domain.errors import SessionRuntimeError
 from .idempotency import IdempotencyKeys
@@ -23,6 +23,9 @@ from .reporting import SWEEP_BATCH
 from .service import SessionService
 
 logger = logging.getLogger(__name__)
+
+PRUNE_INTERVAL = timedelta(minutes=1)
+"""The time between two prunings of expired idempotency keys, however often the sweep runs."""
 
 
 class StaleSessionSweeper:
@@ -34,12 +37,15 @@ class StaleSessionSweeper:
         interval: float = 60.0,
         batch: int = SWEEP_BATCH,
         idempotency: IdempotencyKeys | None = None,
+        prune_interval: timedelta = PRUNE_INTERVAL,
     ) -> None:
         if (idle_after is not None and idle_after <= timedelta(0)) or interval <= 0 or batch < 1:
             raise ValueError("idle_after, interval and batch must be positive")
         self.service = service
         self.idle_after = idle_after
         self.idempotency = idempotency
+        self.prune_interval = prune_interval
+        self._pruned_at: datetime | None = None
         self.interval = interval
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
@@ -59,13 +65,24 @@ class StaleSessionSweeper:
         while True:
             try:
                 await self.sweep()
-                if self.idempotency is not None:
-                    await self.idempotency.prune()
+                await self._prune_when_due()
             except SessionRuntimeError as exc:  # storage away: the next pass tries again
                 logger.warning("the stale-session sweep failed: %s", exc)
             except Exception:  # a bug: say so loudly, but keep sweeping
                 logger.exception("the stale-session sweep failed")
             await asyncio.sleep(self.interval)
+
+    async def _prune_when_due(self) -> None:
+        # Keys live for hours: pruning them as often as stale sessions are looked for (which
+        # may be every fraction of a second) would only add writes.
+        # The keys' own clock decides, the one their expiry is measured on.
+        if self.idempotency is None:
+            return
+        now = self.idempotency.clock()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_interval:
+            return
+        self._pruned_at = now
+        await self.idempotency.prune()
 
     def start(self) -> None:
         if self._task is None:
