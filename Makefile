@@ -65,9 +65,11 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/subscribers.py
 
 # The reliability proofs at the issue's full counts (64 writers x 1,000 writes a store: about
-# ten minutes); `make test` runs the same tests with 150 writes per writer.
+# ten minutes; 2,000 offline writes over 20 sessions); `make test` runs the same tests with 150
+# writes per writer and 200 offline writes.
 reliability: $(STAMP) postgres
-	RELIABILITY_WRITES_EACH=1000 $(BIN)/pytest tests/reliability --timeout=1800
+	RELIABILITY_WRITES_EACH=1000 RELIABILITY_OFFLINE_WRITES=2000 \
+	  $(BIN)/pytest tests/reliability --timeout=1800
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

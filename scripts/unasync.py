@@ -34,6 +34,7 @@ RENAMES = {
     "AsyncLiveSession": "LiveSession",
     "AsyncClient": "Client",
     "AsyncBaseTransport": "BaseTransport",
+    "AsyncOutboxSender": "OutboxSender",
     "aclose": "close",
     "async_client": "sync_client",
 }

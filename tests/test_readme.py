@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from session_runtime import SYSTEM
@@ -86,7 +87,7 @@ def test_the_curl_session(served: tuple[RunningServer, Seed], tmp_path: Path) ->
 
 def test_the_sdk_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
     server, data = served
-    (example,) = [block for block in blocks("python") if "SessionRuntimeClient(" in block]
+    (example,) = [block for block in blocks("python") if "(base_url, token) as client" in block]
     output = run_python(example, environment(server, data), tmp_path).splitlines()
     assert output[-2].startswith("3 completed {'answers': {'q1': 'yes'}}")
     assert output[-1] == "True False None"
@@ -172,3 +173,28 @@ def test_the_guest_sdk_example(served: tuple[RunningServer, Seed], tmp_path: Pat
     env = {**environment(server, data), "JOIN_CODE": link.code}
     output = run_python(example, env, tmp_path).splitlines()
     assert output == ["True True", "True", "True", "1 1 1"]
+
+
+def test_the_outbox_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (example,) = [block for block in blocks("python") if 'outbox="var/outbox.db"' in block]
+    output = run_python(example, environment(server, data), tmp_path).splitlines()
+    assert output == ["{'profile': {'name': 'Ada'}} False", "True [] []"]
+    assert (tmp_path / "var" / "outbox.db").exists()
+
+
+def test_the_idempotency_key_example(served: tuple[RunningServer, Seed], tmp_path: Path) -> None:
+    server, data = served
+    (example,) = [block for block in blocks("bash") if "Idempotency-Key: $KEY" in block]
+    created = httpx.post(
+        f"{server.base_url}/v1/projects/{data.project_id}/sessions",
+        json=data.session_body(),
+        headers=data.headers(data.owner),
+    ).json()
+    env = {**environment(server, data), "SESSION": created["sessionId"]}
+    lines = run_bash(example, env, tmp_path).lower().splitlines()
+    assert [line.strip() for line in lines] == [
+        'etag: "2"',
+        'etag: "2"',
+        "idempotency-replayed: true",
+    ]

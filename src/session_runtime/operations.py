@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pydantic
 
 from .domain.errors import SessionRuntimeError, ValidationError
+from .domain.idempotency import RequestReplayed
 from .domain.ports import ChangeFeed, Store
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class Operation:
     def __exit__(
         self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object
     ) -> None:
+        if isinstance(error, RequestReplayed):  # answered again from its stored response
+            error = None
         record = OperationRecord(self.action, time.perf_counter() - self.started, error)
         if error is not None:
             logger.info("%s failed: %s", self.action, record.outcome)

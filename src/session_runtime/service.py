@@ -23,6 +23,7 @@ from typing import Any
 import pydantic
 
 from .catalog_service import CatalogOperations
+from .client_ids import repeated_create
 from .domain.auth import (
     Guest,
     Principal,
@@ -34,6 +35,7 @@ from .domain.auth import (
 )
 from .domain.cursor import decode_cursor, encode_cursor
 from .domain.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from .domain.idempotency import IdempotencyClaim
 from .domain.limits import check_json_field
 from .domain.merge import deep_merge
 from .domain.models import (
@@ -160,16 +162,22 @@ class SessionOperations:
         self.catalog = catalog  # a new session's project, event and experience must exist
 
     async def create_session(
-        self, principal: Principal, data: CreateSessionInput | Mapping[str, Any]
+        self,
+        principal: Principal,
+        data: CreateSessionInput | Mapping[str, Any],
+        *,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> CreateSessionResult:
-        """Start a session: ``status="active"``, ``currentStepIndex=0``, ``version=1``."""
+        """Start a session: ``status="active"``, ``currentStepIndex=0``, ``version=1``.
+
+        A client-chosen ``sessionId`` already taken: see ``client_ids.repeated_create``."""
         with self.context.operation("create"):
             parsed = parse_input(CreateSessionInput, data)
             authorize_create(principal, parsed)
             await self.catalog.check_catalog(parsed)
             now = self.context.clock()
             session = Session.trusted(
-                id=new_id(),
+                id=parsed.session_id or new_id(),
                 project_id=parsed.project_id,
                 event_id=parsed.event_id,
                 experience_id=parsed.experience_id,
@@ -186,7 +194,12 @@ class SessionOperations:
                 end_reason=None,
                 version=1,
             )
-            await self.context.store.insert_session(session)
+            try:
+                await self.context.store.insert_session(session, idempotency=idempotency)
+            except FailedPreconditionError:
+                if parsed.session_id is None:
+                    raise
+                return await repeated_create(self.context.store, principal, parsed)
             self.context.feed.publish(session)
             return CreateSessionResult(session_id=session.id, session=session)
 
@@ -232,6 +245,7 @@ class SessionOperations:
         data: UpdateSessionProgressInput | Mapping[str, Any],
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
         """Record progress: ``inputs``/``outputs`` deep-merge, ``currentStepIndex`` replaces."""
         with self.context.operation("update"):
@@ -259,7 +273,7 @@ class SessionOperations:
                     changes["outputs"] = deep_merge(current.outputs, parsed.outputs)
                 return current.evolve(**changes)
 
-            return await self._write(project_id, parsed.session_id, mutation)
+            return await self._write(project_id, parsed.session_id, mutation, idempotency)
 
     async def complete_session(
         self,
@@ -268,13 +282,14 @@ class SessionOperations:
         data: CompleteSessionInput | _SessionRef,
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
         """Mark the session completed; ``completedAt == updatedAt``. Safe to retry."""
         with self.context.operation("complete"):
             parsed = parse_input(CompleteSessionInput, _session_ref(data))
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.COMPLETED,
-                None, expected_version,
+                None, expected_version, idempotency,
             )  # fmt: skip
 
     async def abandon_session(
@@ -284,13 +299,14 @@ class SessionOperations:
         data: AbandonSessionInput | _SessionRef,
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
         """Mark the session abandoned (the guest left), with an optional reason. Safe to retry."""
         with self.context.operation("abandon"):
             parsed = parse_input(AbandonSessionInput, _session_ref(data))
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.ABANDONED,
-                parsed.reason, expected_version,
+                parsed.reason, expected_version, idempotency,
             )  # fmt: skip
 
     async def fail_session(
@@ -300,13 +316,14 @@ class SessionOperations:
         data: FailSessionInput | Mapping[str, Any],
         *,
         expected_version: int | None = None,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
         """Mark the session failed (status ``error``) with a short reason. Safe to retry."""
         with self.context.operation("fail"):
             parsed = parse_input(FailSessionInput, data)
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.ERROR,
-                parsed.reason, expected_version,
+                parsed.reason, expected_version, idempotency,
             )  # fmt: skip
 
     async def _finish(
@@ -317,6 +334,7 @@ class SessionOperations:
         target: SessionStatus,
         reason: str | None,
         expected_version: int | None,
+        idempotency: IdempotencyClaim[Session] | None,
     ) -> Session:
         authorize_project_write(principal, project_id)
         clock = self.context.clock
@@ -335,12 +353,18 @@ class SessionOperations:
                 version=current.version + 1,
             )
 
-        return await self._write(project_id, session_id, mutation)
+        return await self._write(project_id, session_id, mutation, idempotency)
 
     async def _write(
-        self, project_id: str, session_id: str, mutation: Callable[[Session], Session | None]
+        self,
+        project_id: str,
+        session_id: str,
+        mutation: Callable[[Session], Session | None],
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> Session:
-        session, changed = await self.context.store.update_session(project_id, session_id, mutation)
+        session, changed = await self.context.store.update_session(
+            project_id, session_id, mutation, idempotency=idempotency
+        )
         if changed:
             self.context.feed.publish(session)
         return session

@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         default=60.0, gt=0, description="How often the sweeper looks for stale sessions."
     )
+    idempotency_ttl_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="How long an Idempotency-Key and its stored response are kept; the "
+        "server's sweeper deletes them afterwards.",
+    )
     tune_gc: bool = Field(
         default=True,
         description="Tune the garbage collector for a long-running server at start-up.",

@@ -280,7 +280,7 @@ def test_the_server_sweeps_stale_sessions_and_tells_subscribers(tmp_path: Path) 
             assert swept["endReason"] == "no update for 30 minutes"
             assert swept["version"] == 2
             assert http.get(url, headers=seeded.headers(seeded.guest)).json() == swept
-            assert server.app.state.sweeper is not None
+            assert server.app.state.sweeper.idle_after is not None
 
 
 def test_the_sweeper_can_be_turned_off(tmp_path: Path) -> None:
@@ -297,4 +297,4 @@ def test_the_sweeper_can_be_turned_off(tmp_path: Path) -> None:
             time.sleep(0.2)
             url = f"/v1/projects/{seeded.project_id}/sessions/{session['id']}"
             assert http.get(url, headers=seeded.headers(seeded.guest)).json()["status"] == "active"
-        assert server.app.state.sweeper is None
+        assert server.app.state.sweeper.idle_after is None

@@ -131,9 +131,10 @@ def server_settings(**overrides: Any) -> Settings:
 def settings_environment(settings: Settings) -> dict[str, str]:
     """``settings`` as the ``SESSION_RUNTIME_*`` variables ``serve`` reads."""
     return {
-        # A list setting (CORS origins, trusted proxies) is read back comma-separated.
+        # A list setting (the CORS origins) is written as the comma-separated text it is read
+        # from: str(()) would be "()", which is no origin.
         f"SESSION_RUNTIME_{name.upper()}": ",".join(value)
-        if isinstance(value, tuple)
+        if isinstance(value, tuple | list)
         else str(value)
         for name, value in settings.model_dump().items()
         if value is not None

@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from .. import __version__
 from ..guests import GuestPolicy
+from ..idempotency import IdempotencyKeys
 from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
@@ -20,6 +21,7 @@ from ..sweeper import StaleSessionSweeper
 from . import dashboard, docs, guest_pages, guest_routes, reports, routes, websocket
 from .client_address import ClientAddresses
 from .errors import error_responses, install_error_handlers
+from .idempotency import install_replay_handler
 from .join_limits import JoinLimits
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
@@ -77,20 +79,19 @@ def create_app(
         if settings.tune_gc:
             tune_garbage_collector()
         await runtime.open()
-        sweeper = None
-        if settings.stale_after_seconds > 0:
-            sweeper = StaleSessionSweeper(
-                runtime.service,
-                idle_after=timedelta(seconds=settings.stale_after_seconds),
-                interval=settings.sweep_interval_seconds,
-            )
-            sweeper.start()
+        stale_after = settings.stale_after_seconds
+        sweeper = StaleSessionSweeper(
+            runtime.service,
+            idle_after=timedelta(seconds=stale_after) if stale_after > 0 else None,
+            interval=settings.sweep_interval_seconds,
+            idempotency=idempotency,
+        )
+        sweeper.start()
         app.state.sweeper = sweeper
         try:
             yield
         finally:
-            if sweeper is not None:
-                await sweeper.stop()
+            await sweeper.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -109,7 +110,13 @@ def create_app(
     app.state.session_json = session_json = SessionJson()
     app.state.join_limits = JoinLimits.from_settings(settings)
     app.state.client_addresses = ClientAddresses(settings.trusted_proxies)
+    app.state.idempotency = idempotency = IdempotencyKeys(
+        runtime.store,
+        clock=runtime.service.clock,
+        ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+    )
     install_error_handlers(app)
+    install_replay_handler(app)
     app.include_router(documented_routes)  # served by SessionRoutes, ahead of routing
     app.include_router(routes.router)
     app.include_router(reports.router)
@@ -150,6 +157,7 @@ def create_app(
             "metrics": metrics,
             "limits": limits,
             "session_json": session_json,
+            "idempotency": idempotency,
             "max_body_bytes": settings.max_body_bytes,
             "heartbeat_seconds": settings.heartbeat_seconds,
             "token_cache_seconds": settings.token_cache_seconds,

@@ -17,8 +17,10 @@ from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute
 
 from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput
+from ..domain.ids import MAX_ID_LENGTH
 from ..domain.models import (
     MAX_REASON_LENGTH,
+    MIN_CLIENT_ID_LENGTH,
     ConfigSource,
     Event,
     Experience,
@@ -43,6 +45,21 @@ class CreateSessionBody(_Body):
     mode: Mode
     config_source: ConfigSource
     project_id: StrictStr | None = None
+    session_id: (
+        Annotated[
+            StrictStr,
+            Field(
+                min_length=MIN_CLIENT_ID_LENGTH,
+                max_length=MAX_ID_LENGTH,
+                pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*$",
+                description="An id of your choice (at least 128 random bits as URL-safe base64: "
+                "22 or more characters of A-Z a-z 0-9 - _, not starting with '-'). Creating it "
+                "again with the same body by the same caller answers 200 with the session; "
+                "anything else with a taken id is 409.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class UpdateSessionProgressBody(_Body):

@@ -31,10 +31,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.auth import Principal
 from ..domain.errors import SessionRuntimeError
+from ..domain.idempotency import IdempotencyClaim, RequestReplayed, StoredResponse
 from ..domain.models import Session
+from ..idempotency import IdempotencyKeys
 from ..service import SessionService
 from .errors import error_responses
 from .http import bearer_token, if_match_version, merge_path_field, read_json_chunks
+from .idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    REPLAYED_RESPONSE_HEADER,
+    keyed,
+    replay_headers,
+    stored_creation,
+    stored_session,
+)
 from .limits import Limits
 from .metrics import Metrics
 from .responses import SessionJson
@@ -67,6 +77,7 @@ class SessionRoutes:
         metrics: Metrics,
         limits: Limits,
         session_json: SessionJson,
+        idempotency: IdempotencyKeys,
         max_body_bytes: int,
         heartbeat_seconds: float,
         token_cache_seconds: float,
@@ -76,6 +87,7 @@ class SessionRoutes:
         self.metrics = metrics
         self.limits = limits
         self.session_json = session_json
+        self.idempotency = idempotency
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
         self.token_cache_seconds = token_cache_seconds
@@ -135,15 +147,21 @@ class SessionRoutes:
                 self.max_body_bytes,
             )
             merge_path_field(body, "projectId", project_id)
-            session = (await self.service.create_session(principal, body)).session
+            claim = self._claim(principal, scope, headers, body, stored_creation)
+            result = await self.service.create_session(principal, body, idempotency=claim)
+        except RequestReplayed as replay:
+            await send_replay(send, replay.response)
+            return
         except Exception as exc:
             await _send_error(scope, send, exc)
             return
+        session = result.session
         encoded = self.session_json(session)
         content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), encoded)
         location = f"/v1/projects/{project_id}/sessions/{session.id}".encode()
         headers_out = [(b"etag", b'"%d"' % session.version), (b"location", location)]
-        await _send_body(send, 201, content, headers_out)
+        # A repeated create with a client-chosen id found the session: 200, not 201.
+        await _send_body(send, 201 if result.is_new else 200, content, headers_out)
 
     async def _get(
         self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
@@ -182,22 +200,44 @@ class SessionRoutes:
             chunks, None if declared is None else declared.decode("latin-1"), self.max_body_bytes
         )
         merge_path_field(body, "sessionId", session_id)
-        if_match = headers.get(b"if-match")
-        expected = if_match_version(None if if_match is None else if_match.decode("latin-1"))
+        if_match = _text(headers.get(b"if-match"))
+        expected = if_match_version(if_match)
+        claim = self._claim(principal, scope, headers, body, stored_session)
         service = self.service
         if action == "update":
             return await service.update_session_progress(
-                principal, project_id, body, expected_version=expected
+                principal, project_id, body, expected_version=expected, idempotency=claim
             )
         if action == "complete":
             return await service.complete_session(
-                principal, project_id, body, expected_version=expected
+                principal, project_id, body, expected_version=expected, idempotency=claim
             )
         if action == "abandon":
             return await service.abandon_session(
-                principal, project_id, body, expected_version=expected
+                principal, project_id, body, expected_version=expected, idempotency=claim
             )
-        return await service.fail_session(principal, project_id, body, expected_version=expected)
+        return await service.fail_session(
+            principal, project_id, body, expected_version=expected, idempotency=claim
+        )
+
+    def _claim(
+        self,
+        principal: Principal,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        body: dict[str, Any],
+        render: Callable[[Session], StoredResponse],
+    ) -> IdempotencyClaim[Session] | None:
+        return keyed(
+            self.idempotency,
+            principal,
+            key_header=_text(headers.get(b"idempotency-key")),
+            method=scope["method"],
+            path=scope["path"],
+            body=body,
+            if_match=_text(headers.get(b"if-match")),
+            render=render,
+        )
 
 
 def dispatch_table(
@@ -222,6 +262,9 @@ async def _answer(
     """Run one operation and answer with the session, or with the one error body."""
     try:
         session = await operation()
+    except RequestReplayed as replay:
+        await send_replay(send, replay.response)
+        return
     except Exception as exc:
         await _send_error(scope, send, exc)
         return
@@ -240,6 +283,10 @@ async def _send_error(scope: Scope, send: Send, exc: Exception) -> None:
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     return dict(scope["headers"])
+
+
+def _text(header: bytes | None) -> str | None:
+    return None if header is None else header.decode("latin-1")
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -267,6 +314,11 @@ async def send_json(
     send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     await _send_body(send, status, orjson.dumps(content), headers or [])
+
+
+async def send_replay(send: Send, response: StoredResponse) -> None:
+    """A keyed request answered again: the stored status, headers and body."""
+    await _send_body(send, response.status, response.body, replay_headers(response))
 
 
 async def send_session(send: Send, session: Session, body: bytes) -> None:
@@ -300,7 +352,8 @@ _SESSION: dict[int | str, dict[str, Any]] = {
         "model": Session,
         "description": "The session.",
         "headers": {
-            "ETag": {"description": "The session's version.", "schema": {"type": "string"}}
+            "ETag": {"description": "The session's version.", "schema": {"type": "string"}},
+            **REPLAYED_RESPONSE_HEADER,
         },
     }
 }
@@ -342,11 +395,32 @@ def _described_only() -> None:
     "/projects/{project_id}/sessions",
     status_code=201,
     response_model=CreateSessionResponse,
-    responses=error_responses(*_WRITE),
+    responses={
+        200: {
+            "description": "A create naming a `sessionId` this caller already created with "
+            "the same body: the session, as it is now (nothing was written).",
+            "model": CreateSessionResponse,
+            "headers": {
+                "ETag": {"description": "Its version.", "schema": {"type": "string"}},
+                "Location": {"description": "Its URL.", "schema": {"type": "string"}},
+            },
+        },
+        201: {
+            "description": "The session was created.",
+            "headers": {
+                "ETag": {"description": "Its version: 1.", "schema": {"type": "string"}},
+                "Location": {"description": "Its URL.", "schema": {"type": "string"}},
+                **REPLAYED_RESPONSE_HEADER,
+            },
+        },
+        **error_responses(*_WRITE),
+    },
     openapi_extra=json_body(CreateSessionBody),
     summary="Create a session",
 )
-async def create_session(project_id: str) -> None:
+async def create_session(
+    project_id: str, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
+) -> None:
     """Start a session: ``status=active``, ``currentStepIndex=0``, ``version=1``."""
     _described_only()
 
@@ -363,7 +437,10 @@ async def get_session(project_id: str, session_id: str) -> None:
     openapi_extra=json_body(UpdateSessionProgressBody),
 )
 async def update_session_progress(
-    project_id: str, session_id: str, if_match: str | None = _IF_MATCH
+    project_id: str,
+    session_id: str,
+    if_match: str | None = _IF_MATCH,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> None:
     """Record progress: deep-merge ``inputs`` and ``outputs``; replace ``currentStepIndex``."""
     _described_only()
@@ -371,7 +448,10 @@ async def update_session_progress(
 
 @documented_routes.post(_ONE + "/complete", responses={**_SESSION, **error_responses(*_WRITE)})
 async def complete_session(
-    project_id: str, session_id: str, if_match: str | None = _IF_MATCH
+    project_id: str,
+    session_id: str,
+    if_match: str | None = _IF_MATCH,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> None:
     """Mark it completed (``completedAt == updatedAt``). Repeating it is a harmless no-op."""
     _described_only()
@@ -383,7 +463,10 @@ async def complete_session(
     openapi_extra=json_body(AbandonSessionBody, required=False),
 )
 async def abandon_session(
-    project_id: str, session_id: str, if_match: str | None = _IF_MATCH
+    project_id: str,
+    session_id: str,
+    if_match: str | None = _IF_MATCH,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> None:
     """Mark it abandoned (the guest left), with an optional ``reason``. Safe to retry."""
     _described_only()
@@ -394,7 +477,12 @@ async def abandon_session(
     responses={**_SESSION, **error_responses(*_WRITE)},
     openapi_extra=json_body(FailSessionBody),
 )
-async def fail_session(project_id: str, session_id: str, if_match: str | None = _IF_MATCH) -> None:
+async def fail_session(
+    project_id: str,
+    session_id: str,
+    if_match: str | None = _IF_MATCH,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+) -> None:
     """Mark it failed (status ``error``) with a ``reason``. Safe to retry."""
     _described_only()
 

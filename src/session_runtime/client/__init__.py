@@ -27,6 +27,8 @@ from ..domain.keys import key_starts_with, session_keys
 from .async_client import AsyncProjectClient, AsyncSessionRuntimeClient
 from .cache import CacheEntry, QueryCache
 from .live import AsyncLiveSession, LiveSession
+from .operations import new_session_id
+from .outbox import FailedWrite, PendingWrite, SessionView
 from .reconnect import ReconnectPolicy
 from .sync_client import ProjectClient, SessionRuntimeClient
 
@@ -36,8 +38,10 @@ __all__ = [
     "AsyncSessionRuntimeClient",
     "CacheEntry",
     "FailedPreconditionError",
+    "FailedWrite",
     "LiveSession",
     "NotFoundError",
+    "PendingWrite",
     "PermissionDeniedError",
     "ProjectClient",
     "QueryCache",
@@ -45,9 +49,11 @@ __all__ = [
     "ResourceExhaustedError",
     "SessionRuntimeClient",
     "SessionRuntimeError",
+    "SessionView",
     "UnauthenticatedError",
     "UnavailableError",
     "ValidationError",
     "key_starts_with",
+    "new_session_id",
     "session_keys",
 ]

@@ -30,8 +30,10 @@ from ..domain.models import (
     SessionStatus,
 )
 from ..domain.stats import SessionStats
+from ..domain.tokens import new_id
 from .cache import QueryCache
 from .errors import error_from_response
+from .outbox import PendingWrite
 
 ResultT = TypeVar("ResultT", bound=pydantic.BaseModel)
 
@@ -55,6 +57,16 @@ def _no_effect(cache: QueryCache, result: Any) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteTarget:
+    """What a mutation writes: an outbox queues it under this session."""
+
+    kind: str
+    """``create``, ``update``, ``complete``, ``abandon`` or ``fail``."""
+    project_id: str
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Call(Generic[ResultT]):
     """One operation as one HTTP exchange."""
 
@@ -68,6 +80,8 @@ class Call(Generic[ResultT]):
     """Where a read keeps its answer (``get_session(..., use_cache=True)`` looks there first)."""
     remember: Callable[[QueryCache, ResultT], None] = _no_effect
     """What a successful answer does to the cache."""
+    write: WriteTarget | None = None
+    """Set on mutations: what they write (an outbox queues them)."""
 
     def build_request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         headers = dict(self.headers)
@@ -143,6 +157,7 @@ def _after_write(project_id: str, session_id: str) -> Callable[[QueryCache], Non
 
 
 def _session_write(
+    kind: str,
     method: str,
     path: str,
     project_id: str,
@@ -150,6 +165,7 @@ def _session_write(
     *,
     body: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Call[Session]:
     invalidate = _after_write(project_id, session_id)
 
@@ -163,8 +179,9 @@ def _session_write(
         path,
         Session,
         body=body,
-        headers=_if_match(expected_version),
+        headers=dict(headers) if headers is not None else _if_match(expected_version),
         remember=remember,
+        write=WriteTarget(kind, project_id, session_id),
     )
 
 
@@ -175,20 +192,30 @@ def create_session(
     experience_id: str,
     mode: Mode | str,
     config_source: ConfigSource | str,
+    session_id: str | None = None,
 ) -> Call[CreateSessionResult]:
+    """With ``session_id`` the session takes that id (chosen by the client; see
+    ``new_session_id``); a create sent twice then finds the session the first one made."""
     body = {
         "eventId": event_id,
         "experienceId": experience_id,
         "mode": str(mode),
         "configSource": str(config_source),
     }
+    if session_id is not None:
+        body["sessionId"] = session_id
 
     def remember(cache: QueryCache, result: CreateSessionResult) -> None:
         cache.set_session(session_keys.detail(project_id, result.session_id), result.session)
         _after_write(project_id, result.session_id)(cache)
 
     return Call(
-        "POST", sessions_path(project_id), CreateSessionResult, body=body, remember=remember
+        "POST",
+        sessions_path(project_id),
+        CreateSessionResult,
+        body=body,
+        remember=remember,
+        write=None if session_id is None else WriteTarget("create", project_id, session_id),
     )
 
 
@@ -277,6 +304,7 @@ def update_session_progress(
     if outputs is not None:
         body["outputs"] = outputs
     return _session_write(
+        "update",
         "PATCH",
         session_path(project_id, session_id),
         project_id,
@@ -290,7 +318,9 @@ def complete_session(
     project_id: str, session_id: str, *, expected_version: int | None = None
 ) -> Call[Session]:
     path = f"{session_path(project_id, session_id)}/complete"
-    return _session_write("POST", path, project_id, session_id, expected_version=expected_version)
+    return _session_write(
+        "complete", "POST", path, project_id, session_id, expected_version=expected_version
+    )
 
 
 def abandon_session(
@@ -303,7 +333,13 @@ def abandon_session(
     path = f"{session_path(project_id, session_id)}/abandon"
     body = None if reason is None else {"reason": reason}
     return _session_write(
-        "POST", path, project_id, session_id, body=body, expected_version=expected_version
+        "abandon",
+        "POST",
+        path,
+        project_id,
+        session_id,
+        body=body,
+        expected_version=expected_version,
     )
 
 
@@ -312,10 +348,39 @@ def fail_session(
 ) -> Call[Session]:
     path = f"{session_path(project_id, session_id)}/fail"
     return _session_write(
+        "fail",
         "POST",
         path,
         project_id,
         session_id,
         body={"reason": reason},
         expected_version=expected_version,
+    )
+
+
+def new_session_id() -> str:
+    """A session id a client may choose: 128 random bits, URL-safe, never starting with ``-``."""
+    return new_id()
+
+
+def queued_call(write: PendingWrite) -> Call[Any]:
+    """The call a queued write stands for, as it was made (its key added when sent)."""
+    if write.kind == "create":
+        body = write.body or {}
+        return create_session(
+            write.project_id,
+            event_id=body["eventId"],
+            experience_id=body["experienceId"],
+            mode=body["mode"],
+            config_source=body["configSource"],
+            session_id=write.session_id,
+        )
+    return _session_write(
+        write.kind,
+        write.method,
+        write.path,
+        write.project_id,
+        write.session_id,
+        body=write.body,
+        headers=write.headers,
     )

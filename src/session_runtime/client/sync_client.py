@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -39,7 +40,16 @@ from . import guest_operations, operations
 from .cache import QueryCache
 from .errors import map_transport_errors
 from .live import LiveSession
-from .operations import DEFAULT_TIMEOUT, Call, client_headers
+from .operations import DEFAULT_TIMEOUT, Call, client_headers, new_session_id
+from .outbox import (
+    DEFAULT_OUTBOX_POLICY,
+    FailedWrite,
+    Outbox,
+    PendingWrite,
+    SessionView,
+    WriteFailedCallback,
+)
+from .outbox_senders import OutboxLedger, OutboxSender
 from .reconnect import ReconnectPolicy
 
 __all__ = ["ProjectClient", "SessionRuntimeClient"]
@@ -68,6 +78,9 @@ class SessionRuntimeClient:
         transport: httpx.BaseTransport | None = None,
         cache: QueryCache | None = None,
         reconnect: ReconnectPolicy | None = None,
+        outbox: str | Path | None = None,
+        on_write_failed: WriteFailedCallback | None = None,
+        outbox_policy: ReconnectPolicy = DEFAULT_OUTBOX_POLICY,
     ) -> None:
         self.cache = cache if cache is not None else QueryCache()
         self.reconnect = reconnect if reconnect is not None else ReconnectPolicy()
@@ -75,6 +88,10 @@ class SessionRuntimeClient:
         self._http = httpx.Client(
             base_url=base_url, headers=client_headers(token), timeout=timeout, transport=transport
         )
+        self._outbox: OutboxSender | None = None
+        if outbox is not None:
+            ledger = OutboxLedger(Outbox(outbox), self.cache, outbox_policy, on_write_failed)
+            self._outbox = OutboxSender(self._http, ledger)
 
     @classmethod
     def join(
@@ -137,10 +154,45 @@ class SessionRuntimeClient:
             cached = call.cached(self.cache)
             if cached is not None:
                 return cached
+        if call.write is not None and self._outbox is not None:
+            return self._outbox.submit(call)
         request = call.build_request(self._http)
         with map_transport_errors():
             response = self._http.send(request)
-        return call.finish(response, self.cache)
+        result = call.finish(response, self.cache)
+        if self._outbox is not None and isinstance(result, Session):
+            self._outbox.ledger.outbox.remember(result)
+        return result
+
+    @property
+    def has_outbox(self) -> bool:
+        return self._outbox is not None
+
+    def _ledger(self) -> OutboxLedger:
+        if self._outbox is None:
+            raise RuntimeError("this client has no outbox: pass outbox='path/to/outbox.db'")
+        return self._outbox.ledger
+
+    @property
+    def pending_writes(self) -> list[PendingWrite]:
+        """The writes queued in the outbox, oldest first (none without an outbox)."""
+        return [] if self._outbox is None else self._outbox.ledger.outbox.pending()
+
+    @property
+    def failed_writes(self) -> list[FailedWrite]:
+        """Queued writes the server refused for good since this client started."""
+        return [] if self._outbox is None else list(self._outbox.ledger.failed_writes)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Send the outbox's queued writes now, waiting up to ``timeout`` seconds for the
+        server; ``True`` once none is left."""
+        if self._outbox is None:
+            return True
+        return self._outbox.flush(timeout)
+
+    def session_view(self, project_id: str, session_id: str) -> SessionView:
+        """The session's last server snapshot with the outbox's pending writes merged in."""
+        return self._ledger().view(project_id, session_id)
 
     def _subscribe(
         self, project_id: str, session_id: str | None, reconnect: ReconnectPolicy | None
@@ -149,7 +201,11 @@ class SessionRuntimeClient:
         return LiveSession(self._http, self.cache, project_id, session_id, policy)
 
     def close(self) -> None:
-        """Close the connections. Subscriptions opened through this client stop working."""
+        """Close the connections. Subscriptions opened through this client stop working;
+        queued writes stay in the outbox for the next client on that file."""
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox.ledger.outbox.close()
         self._http.close()
 
     def __enter__(self) -> SessionRuntimeClient:
@@ -176,6 +232,7 @@ class ProjectClient:
         experience_id: str,
         mode: Mode | str,
         config_source: ConfigSource | str,
+        session_id: str | None = None,
     ) -> CreateSessionResult:
         """Start a session (``status="active"``, ``currentStepIndex=0``, ``version=1``).
 
@@ -183,6 +240,10 @@ class ProjectClient:
         ...     event_id="e1", experience_id="x1", mode="guest", config_source="published")
         >>> created.session.version                                          # doctest: +SKIP
         1
+
+        ``session_id`` names the session (22+ URL-safe random characters, see
+        ``new_session_id``); a create repeated with it finds the session instead of making
+        another.
         """
         return self.client.send(
             operations.create_session(
@@ -191,8 +252,16 @@ class ProjectClient:
                 experience_id=experience_id,
                 mode=mode,
                 config_source=config_source,
+                # Through an outbox the client names the session, so that writes to it can be
+                # queued before the server has seen the create.
+                session_id=session_id or (new_session_id() if self.client.has_outbox else None),
             )
         )
+
+    def session_view(self, session_id: str) -> SessionView:
+        """The session as this client sees it: the server's last snapshot with the outbox's
+        pending writes merged in, and ``has_pending_writes`` (needs an outbox)."""
+        return self.client.session_view(self.project_id, session_id)
 
     def get_session(self, session_id: str, *, use_cache: bool = False) -> Session:
         """The session as stored. With ``use_cache=True``, a fresh cached copy is returned

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, St
 from pydantic.alias_generators import to_camel
 from typing_extensions import TypedDict
 
-from .ids import MAX_ID_LENGTH, ChosenId
+from .ids import MAX_ID_LENGTH, ChosenId, check_id
 from .limits import NUL_MESSAGE, holds_nul
 from .state import SessionStatus
 
@@ -68,6 +68,19 @@ HttpUrlText = Annotated[
     StrictStr, Field(min_length=1, max_length=8192), AfterValidator(_check_http_url)
 ]
 Identifier = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+
+MIN_CLIENT_ID_LENGTH = 22
+"""22 base64url characters carry 132 bits: room for the 128 random bits a client-chosen id
+must have to stay as unguessable as the server's own (``tokens.new_id``)."""
+
+
+ClientSessionId = Annotated[
+    StrictStr,
+    Field(min_length=MIN_CLIENT_ID_LENGTH, max_length=MAX_ID_LENGTH),
+    AfterValidator(check_id),
+]
+"""A session id chosen by the client: URL-safe, at least 22 characters of random base64url
+(128 random bits or more), as ``secrets.token_urlsafe(16)`` or ``new_id()`` make."""
 Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
@@ -154,6 +167,9 @@ _set_attribute = object.__setattr__
 class CreateSessionResult(_Model):
     session_id: str
     session: Session
+    is_new: bool = Field(default=True, exclude=True)
+    """``False`` when a client-chosen ``sessionId`` named a session this caller had already
+    created with the same input: the call found it instead (HTTP 200 rather than 201)."""
 
 
 class SessionPage(_Model):
@@ -192,6 +208,9 @@ class CreateSessionInput(_Model):
     experience_id: Identifier
     mode: Mode
     config_source: ConfigSource
+    session_id: ClientSessionId | None = None
+    """Chosen by the client, so that it can create and update a session before the server
+    has seen either (offline); the server picks one when it is absent."""
 
 
 class UpdateSessionProgressInput(_Model):

@@ -6,13 +6,14 @@ them in ``storage/`` and ``realtime/``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from .guest_store import GuestStore
 from .guests import SessionErased
+from .idempotency import IdempotencyClaim
 from .models import Event, Experience, Mode, Project, Session, SessionStatus
 from .stats import StatsAggregate
 from .tokens import TokenRecord
@@ -112,18 +113,44 @@ class Store(GuestStore, Protocol):
 
     async def revoke_token(self, token_id: str, revoked_at: datetime) -> TokenRecord | None: ...
 
-    async def insert_session(self, session: Session) -> None: ...
+    async def insert_session(
+        self, session: Session, *, idempotency: IdempotencyClaim[Session] | None = None
+    ) -> None:
+        """Insert a new session. With ``idempotency``, first look for its key (raising
+        ``RequestReplayed``, or ``ValidationError`` for a key reused on another request) and
+        keep the key with its response in the same transaction as the insert."""
+        ...
 
     async def get_session(self, project_id: str, session_id: str) -> Session | None: ...
 
     async def list_sessions(self, query: SessionQuery) -> list[Session]: ...
 
     async def update_session(
-        self, project_id: str, session_id: str, mutation: SessionMutation
+        self,
+        project_id: str,
+        session_id: str,
+        mutation: SessionMutation,
+        *,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> tuple[Session, bool]:
         """Apply ``mutation``; return the stored session and whether it was written.
 
-        Raises ``NotFoundError`` when the session does not exist.
+        Raises ``NotFoundError`` when the session does not exist. ``idempotency`` as for
+        ``insert_session``; the key is kept even when the mutation changes nothing.
+        """
+        ...
+
+    async def prune_idempotency_records(self, now: datetime) -> int:
+        """Delete the idempotency records that expired at or before ``now``; how many."""
+        ...
+
+    async def delete_idempotency_records_for_sessions(
+        self, project_id: str, session_ids: Sequence[str]
+    ) -> int:
+        """Delete the idempotency records (stored responses) of these sessions; how many.
+
+        For whoever deletes sessions (erasing a guest): a stored response holds the session's
+        data. ``purge_sessions`` does it itself, in its own transactions.
         """
         ...
 
@@ -138,7 +165,8 @@ class Store(GuestStore, Protocol):
 
     async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
         """Delete the matching sessions (or, with ``dry_run``, only count them); return how
-        many per project, mode and status. The only way a session is ever deleted."""
+        many per project, mode and status. The only way a session is ever deleted. The
+        idempotency records of the deleted sessions are deleted with them."""
         ...
 
 

@@ -25,6 +25,7 @@ import asyncpg
 import orjson
 
 from ..domain.errors import NotFoundError, UnavailableError
+from ..domain.idempotency import IdempotencyClaim
 from ..domain.limits import holds_nul, refuse_nul
 from ..domain.models import Project, Session
 from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
@@ -32,6 +33,13 @@ from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
 from .catalog_parts import CatalogParts
+from .idempotency_sql import (
+    DELETE_FOR_SESSIONS_POSTGRES,
+    PRUNE_POSTGRES,
+    keyed_record,
+    postgres_keep,
+    postgres_resolve,
+)
 from .json_columns import encode_checked
 from .listing_sql import session_page_sql
 from .postgres_connection import (
@@ -190,8 +198,8 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
                 yield conn
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Any]:
-        async with self._connection() as conn, conn.transaction():
+    async def _transaction(self, conflict: str | None = None) -> AsyncIterator[Any]:
+        async with self._connection(conflict) as conn, conn.transaction():
             yield conn
 
     async def _fetch(self, sql: str, *params: Any) -> list[Any]:
@@ -296,7 +304,9 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
 
     # -- sessions -------------------------------------------------------------------------
 
-    async def insert_session(self, session: Session) -> None:
+    async def insert_session(
+        self, session: Session, *, idempotency: IdempotencyClaim[Session] | None = None
+    ) -> None:
         refuse_nul(
             {
                 "projectId": session.project_id,
@@ -307,11 +317,16 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
             }
         )
         inputs, outputs = encode_checked(session.inputs, session.outputs)
-        await self._insert(
-            f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({placeholders(16)})",
-            session_to_row(session, inputs, outputs),
-            f"session {session.id!r} already exists",
-        )
+        sql = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({placeholders(16)})"
+        row = session_to_row(session, inputs, outputs)
+        if idempotency is None:
+            await self._insert(sql, row, f"session {session.id!r} already exists")
+            return
+        record = keyed_record(idempotency, session)
+        async with self._transaction(f"session {session.id!r} already exists") as conn:
+            await postgres_resolve(conn, idempotency)
+            await conn.execute(sql, *row)
+            await postgres_keep(conn, record)
 
     async def get_session(self, project_id: str, session_id: str) -> Session | None:
         row = await self._fetch_one(
@@ -349,12 +364,18 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         return [session_from_row(row) for row in rows]
 
     async def update_session(
-        self, project_id: str, session_id: str, mutation: SessionMutation
+        self,
+        project_id: str,
+        session_id: str,
+        mutation: SessionMutation,
+        *,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> tuple[Session, bool]:
         if holds_nul(project_id, session_id):
             self._check_open()
             raise NotFoundError.of("session", session_id)
         async with self._transaction() as conn:
+            await postgres_resolve(conn, idempotency)
             row = await conn.fetchrow(
                 f"SELECT {SESSION_COLUMNS} FROM sessions "
                 "WHERE id = $1 AND project_id = $2 FOR UPDATE",
@@ -366,6 +387,7 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
             current = session_from_row(row)
             updated = mutation(current)
             if updated is None:
+                await postgres_keep(conn, keyed_record(idempotency, current))
                 return current, False
             refuse_nul({"reason": updated.end_reason})
             assignments, values, sent = session_changes(current, updated)
@@ -374,6 +396,7 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
                 f"UPDATE sessions SET {', '.join(assignments)} WHERE id = ${len(values)}",
                 *values,
             )
+            await postgres_keep(conn, keyed_record(idempotency, updated))
         # Decoded afresh from what was sent, as a reader would get it (tuples become lists,
         # read-only mappings dicts), sharing nothing with the caller; after the commit, so the
         # row is not held locked meanwhile.
@@ -411,10 +434,14 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         where = purge_filter(query, place)
         # One transaction per batch, so writes of live sessions go on in between; a row
         # another transaction holds is left for the next batch rather than waited on.
+        # Their stored responses hold their data: gone with them, in the same statement.
         sql = (
-            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions "
+            "WITH gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions "
             f"WHERE {where} LIMIT {int(self.purge_batch)} FOR UPDATE SKIP LOCKED) "
-            "RETURNING project_id, mode, status"
+            "RETURNING id, project_id, mode, status), "
+            "keys AS (DELETE FROM idempotency_keys k USING gone "
+            "WHERE k.project_id = gone.project_id AND k.session_id = gone.id) "
+            "SELECT project_id, mode, status FROM gone"
         )
         while True:
             async with self._transaction() as conn:
@@ -423,3 +450,23 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
                 tally.add(project_id, mode, status)
             if len(rows) < self.purge_batch:
                 return tally.result()
+
+    # -- idempotency keys -----------------------------------------------------------------
+
+    async def prune_idempotency_records(self, now: datetime) -> int:
+        """Delete the keys whose records expired at or before ``now``; return how many."""
+        async with self._connection() as conn:
+            status: str = await conn.execute(PRUNE_POSTGRES, to_micros(now))
+        return int(status.split()[-1])
+
+    async def delete_idempotency_records_for_sessions(
+        self, project_id: str, session_ids: Sequence[str]
+    ) -> int:
+        """Delete the keys (and stored responses) of these sessions; return how many."""
+        storable = [s for s in session_ids if not holds_nul(s)]
+        if holds_nul(project_id) or not storable:
+            self._check_open()
+            return 0
+        async with self._connection() as conn:
+            status: str = await conn.execute(DELETE_FOR_SESSIONS_POSTGRES, project_id, storable)
+        return int(status.split()[-1])

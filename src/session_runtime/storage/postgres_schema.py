@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from ..domain.errors import FailedPreconditionError
 from ..domain.limits import holds_nul
+from .idempotency_sql import POSTGRES_IDEMPOTENCY_TABLE
 from .reporting_sql import REPORTING_INDEXES
 
 NOTIFY_CHANNEL: Final = "session_changes"
@@ -160,6 +161,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE TRIGGER sessions_delete_share_links AFTER DELETE ON sessions "
         "FOR EACH ROW EXECUTE FUNCTION delete_share_links_of_session()",
     ),
+    # Idempotency keys: each keyed write's key, request fingerprint and response.
+    POSTGRES_IDEMPOTENCY_TABLE,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -21,12 +21,20 @@ from typing import Any, Literal, TypeVar
 import orjson
 
 from ..domain.errors import FailedPreconditionError, NotFoundError, UnavailableError
+from ..domain.idempotency import IdempotencyClaim
 from ..domain.models import Project, Session
 from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
 from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
 from .catalog_parts import CatalogParts
+from .idempotency_sql import (
+    DELETE_FOR_SESSIONS_SQLITE,
+    PRUNE_SQLITE,
+    keyed_record,
+    sqlite_keep,
+    sqlite_resolve,
+)
 from .json_columns import encode_checked
 from .listing_sql import session_page_sql
 from .reporting_sql import (
@@ -60,6 +68,8 @@ from .sqlite_schema import migrate
 from .sqlite_writer import GroupCommitWriter
 
 T = TypeVar("T")
+_DELETE_KEYS_OF_SESSION = "DELETE FROM idempotency_keys WHERE project_id = ? AND session_id = ?"
+_INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * 16)})"
 Synchronous = Literal["FULL", "NORMAL"]
 
 
@@ -296,13 +306,22 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
 
     # -- sessions -------------------------------------------------------------------------
 
-    async def insert_session(self, session: Session) -> None:
+    async def insert_session(
+        self, session: Session, *, idempotency: IdempotencyClaim[Session] | None = None
+    ) -> None:
         inputs, outputs = encode_checked(session.inputs, session.outputs)
-        await self._insert(
-            f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-            session_to_row(session, inputs, outputs),
-            f"session {session.id!r} already exists",
-        )
+        row = session_to_row(session, inputs, outputs)
+        record = keyed_record(idempotency, session)
+
+        def op(conn: sqlite3.Connection) -> None:
+            sqlite_resolve(conn, idempotency)
+            try:
+                conn.execute(_INSERT_SESSION, row)
+            except sqlite3.IntegrityError:
+                raise FailedPreconditionError(f"session {session.id!r} already exists") from None
+            sqlite_keep(conn, record)
+
+        await self._write(op)
 
     async def get_session(self, project_id: str, session_id: str) -> Session | None:
         row = self._fetch_one(
@@ -317,11 +336,17 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
         return [session_from_row(row) for row in rows]
 
     async def update_session(
-        self, project_id: str, session_id: str, mutation: SessionMutation
+        self,
+        project_id: str,
+        session_id: str,
+        mutation: SessionMutation,
+        *,
+        idempotency: IdempotencyClaim[Session] | None = None,
     ) -> tuple[Session, bool]:
         cache = self._cache
 
         def op(conn: sqlite3.Connection) -> tuple[Session, bool]:
+            sqlite_resolve(conn, idempotency)
             cached = cache.get(session_id)
             if cached is None:
                 row = conn.execute(
@@ -338,10 +363,14 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
                 raise NotFoundError.of("session", session_id)
             updated = mutation(current)
             if updated is None:
-                return _public_copy(cached), False
+                unchanged = _public_copy(cached)
+                sqlite_keep(conn, keyed_record(idempotency, unchanged))
+                return unchanged, False
             inputs, outputs = cached.inputs_json, cached.outputs_json
             if updated.inputs is not current.inputs or updated.outputs is not current.outputs:
                 inputs, outputs = encode_checked(updated.inputs, updated.outputs)
+            # Rendered before the write: the transaction's last statements cannot fail then.
+            record = keyed_record(idempotency, updated)
             conn.execute(
                 "UPDATE sessions SET status = ?, current_step_index = ?, inputs = ?, "
                 "outputs = ?, updated_at = ?, completed_at = ?, end_reason = ?, version = ? "
@@ -358,6 +387,7 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
                     session_id,
                 ),
             )
+            sqlite_keep(conn, record)
             written = CachedSession(updated, inputs, outputs)
             remember(cache, session_id, written)
             return _public_copy(written), True
@@ -399,12 +429,31 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
             for session_id, project_id, mode, status in rows:
                 cache.pop(session_id, None)
                 tally.add(project_id, mode, status)
+            # Their stored responses hold their data: gone with them, in the same transaction.
+            conn.executemany(_DELETE_KEYS_OF_SESSION, [(row[1], row[0]) for row in rows])
             return len(rows)
 
         # One transaction per batch, so writes of live sessions go on in between.
         while await self._write(delete_batch) == self.purge_batch:
             pass
         return tally.result()
+
+    # -- idempotency keys -----------------------------------------------------------------
+
+    async def prune_idempotency_records(self, now: datetime) -> int:
+        """Delete the keys whose records expired at or before ``now``; return how many."""
+        return await self._write(
+            lambda conn: conn.execute(PRUNE_SQLITE, (to_micros(now),)).rowcount
+        )
+
+    async def delete_idempotency_records_for_sessions(
+        self, project_id: str, session_ids: Sequence[str]
+    ) -> int:
+        """Delete the keys (and stored responses) of these sessions; return how many."""
+        ids = orjson.dumps(list(session_ids)).decode()
+        return await self._write(
+            lambda conn: conn.execute(DELETE_FOR_SESSIONS_SQLITE, (project_id, ids)).rowcount
+        )
 
 
 def _public_copy(cached: CachedSession) -> Session:

@@ -10,6 +10,7 @@ import sqlite3
 from typing import Final
 
 from ..domain.errors import FailedPreconditionError
+from .idempotency_sql import SQLITE_IDEMPOTENCY_TABLE
 from .reporting_sql import REPORTING_INDEXES
 
 
@@ -113,6 +114,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             DELETE FROM share_links WHERE session_id = OLD.id;
         END""",
     ),
+    # Idempotency keys: each keyed write's key, request fingerprint and response.
+    SQLITE_IDEMPOTENCY_TABLE,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
