@@ -15,6 +15,7 @@ import pytest
 
 from session_runtime import (
     SYSTEM,
+    NotFoundError,
     Principal,
     Session,
     SessionRuntime,
@@ -293,3 +294,23 @@ async def test_purge_and_erase_delete_the_keys_of_their_sessions(
         service, keys, SYSTEM, catalog, "k-2", {"sessionId": kept.id, "inputs": {"secret": 2}}
     )
     assert isinstance(replayed, StoredResponse)
+
+
+async def test_erasing_a_guest_leaves_nothing_of_it_in_the_key_store(
+    service: SessionService, keys: IdempotencyKeys, catalog: Catalog, callers: Callers
+) -> None:
+    guest = await callers.guest()
+    created = await service.create_session(guest, catalog.guest_input())
+    own = {"sessionId": created.session_id, "inputs": {"email": "ada@example.com"}}
+    by_member = {"sessionId": created.session_id, "currentStepIndex": 1}
+    assert isinstance(await keyed_update(service, keys, guest, catalog, "g-1", own), Session)
+    assert isinstance(await keyed_update(service, keys, SYSTEM, catalog, "m-1", by_member), Session)
+    replay = await keyed_update(service, keys, SYSTEM, catalog, "m-1", by_member)
+    assert isinstance(replay, StoredResponse)  # kept, with the session's data in it
+
+    await service.guests.erase_me(guest)
+
+    # Neither key replays what it stored: each is a new request, for a session that is gone.
+    for principal, key, body in ((guest, "g-1", own), (SYSTEM, "m-1", by_member)):
+        with pytest.raises(NotFoundError):
+            await keyed_update(service, keys, principal, catalog, key, body)

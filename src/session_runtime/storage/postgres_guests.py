@@ -190,6 +190,15 @@ class PostgresGuestRecords:
                     row[0],
                     ERASED_VERSION,
                 )
+            # Stored responses of keyed writes hold session data: the guest's keys, and any
+            # kept for its sessions, go with them.
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE caller = $1 "
+                "OR (project_id = $2 AND session_id = ANY($3::text[]))",
+                guest_id,
+                project_id,
+                [row[0] for row in rows],
+            )
             status = await conn.execute(
                 "DELETE FROM tokens WHERE id = $1 AND project_id = $2 AND kind = 'guest'",
                 token_id,

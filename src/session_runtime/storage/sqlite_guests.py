@@ -184,6 +184,13 @@ class SqliteGuestRecords:
             ).fetchall()
             for (session_id,) in rows:
                 cache.pop(session_id, None)
+            # Stored responses of keyed writes hold session data: the guest's keys, and any
+            # kept for its sessions, go with them.
+            conn.execute("DELETE FROM idempotency_keys WHERE caller = ?", (guest_id,))
+            conn.executemany(
+                "DELETE FROM idempotency_keys WHERE project_id = ? AND session_id = ?",
+                [(project_id, row[0]) for row in rows],
+            )
             tokens = conn.execute(
                 "DELETE FROM tokens WHERE id = ? AND project_id = ? AND kind = 'guest'",
                 (token_id, project_id),
