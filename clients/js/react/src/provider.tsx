@@ -1,0 +1,80 @@
+/**
+ * `SessionRuntimeProvider`: one client and one TanStack Query cache for the tree below it. The
+ * client is made once per base URL and reporter; the token getter is read through a ref, so a
+ * new function on every render (a common way to pass it) neither rebuilds the client nor drops
+ * live subscriptions, and the latest getter is always the one called.
+ */
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
+import {
+  createSessionRuntimeClient,
+  type ErrorReporter,
+  type SessionRuntimeClient,
+} from '@session-runtime/client'
+import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
+
+export interface SessionRuntimeProviderProps {
+  /** Where the server is: `"http://127.0.0.1:8000"`. */
+  baseUrl: string
+  /** Called before every request and every (re)connect: a page can refresh its token. */
+  getToken: () => string | null | Promise<string | null>
+  /** The project the app runs in; `useSubscribeSession` uses it unless given another. */
+  projectId?: string
+  /** The app's own TanStack Query client; else one is created for this provider. */
+  queryClient?: QueryClient
+  /** Where failed operations are reported: pass Sentry (`import * as Sentry from
+   * '@sentry/react'`). None: nothing is reported. */
+  reporter?: ErrorReporter
+  /** Defaults to `globalThis.fetch`. */
+  fetch?: typeof fetch
+  children: ReactNode
+}
+
+interface SessionRuntimeContextValue {
+  client: SessionRuntimeClient
+  projectId: string | undefined
+}
+
+const SessionRuntimeContext = createContext<SessionRuntimeContextValue | null>(null)
+
+export function SessionRuntimeProvider(props: SessionRuntimeProviderProps): ReactNode {
+  const { baseUrl, projectId, reporter, fetch: fetchImplementation, children } = props
+  const getTokenRef = useRef(props.getToken)
+  useEffect(() => {
+    getTokenRef.current = props.getToken
+  })
+  const client = useMemo(() => {
+    const options: Parameters<typeof createSessionRuntimeClient>[0] = {
+      baseUrl,
+      getToken: () => getTokenRef.current(),
+    }
+    if (reporter !== undefined) options.reporter = reporter
+    if (fetchImplementation !== undefined) options.fetch = fetchImplementation
+    return createSessionRuntimeClient(options)
+  }, [baseUrl, reporter, fetchImplementation])
+  const [ownQueryClient] = useState(() => props.queryClient ?? new QueryClient())
+  const queryClient = props.queryClient ?? ownQueryClient
+  const value = useMemo(() => ({ client, projectId }), [client, projectId])
+  return (
+    <QueryClientProvider client={queryClient}>
+      <SessionRuntimeContext.Provider value={value}>{children}</SessionRuntimeContext.Provider>
+    </QueryClientProvider>
+  )
+}
+
+function useSessionRuntimeContext(): SessionRuntimeContextValue {
+  const value = useContext(SessionRuntimeContext)
+  if (value === null) {
+    throw new Error('session-runtime hooks must be used inside <SessionRuntimeProvider>')
+  }
+  return value
+}
+
+/** The client of the nearest `SessionRuntimeProvider`, for operations without a hook. */
+export function useSessionRuntimeClient(): SessionRuntimeClient {
+  return useSessionRuntimeContext().client
+}
+
+/** The provider's `projectId`, if it was given one. */
+export function useSessionRuntimeProjectId(): string | undefined {
+  return useSessionRuntimeContext().projectId
+}
