@@ -6,6 +6,7 @@ The public names are re-exported here; everything else is internal.
 from .domain.auth import Guest, Member, Principal, Role, System
 from .domain.errors import (
     FailedPreconditionError,
+    MethodNotAllowedError,
     NotFoundError,
     PermissionDeniedError,
     ResourceExhaustedError,
@@ -69,6 +70,7 @@ __all__ = [
     "LocalChangeFeed",
     "MediaReference",
     "Member",
+    "MethodNotAllowedError",
     "Mode",
     "NotFoundError",
     "OperationRecord",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a write waits for a lock another process holds before failing "
         "with UNAVAILABLE.",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Origins (scheme://host[:port], comma-separated) whose pages may call the "
+        "API from a browser; '*' allows any (never with credentials: tokens go in headers). "
+        "Empty: same origin only.",
     )
     host: str = Field(default="127.0.0.1", description="Address the server listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the server listens on.")
@@ -110,3 +117,32 @@ class Settings(BaseSettings):
             "SESSION_RUNTIME_SENTRY_ENVIRONMENT", "SENTRY_ENVIRONMENT", "sentry_environment"
         ),
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """``"https://a.example, http://127.0.0.1:5173"`` -> a tuple of checked origins."""
+        if isinstance(value, str):
+            value = [part for part in (item.strip() for item in value.split(",")) if part]
+        if not isinstance(value, list | tuple):
+            return value
+        return tuple(_checked_origin(str(origin)) for origin in value)
+
+
+def _checked_origin(origin: str) -> str:
+    """An origin as browsers send it: ``scheme://host[:port]``, no path, no trailing slash."""
+    if origin == "*":
+        return origin
+    parts = urlsplit(origin)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ValueError(
+            f"{origin!r} is not an origin: write scheme://host[:port], e.g. http://127.0.0.1:5173"
+        )
+    return f"{parts.scheme}://{parts.netloc}".lower()

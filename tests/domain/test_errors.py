@@ -8,6 +8,7 @@ import pytest
 
 from session_runtime import (
     FailedPreconditionError,
+    MethodNotAllowedError,
     NotFoundError,
     PermissionDeniedError,
     ResourceExhaustedError,
@@ -26,6 +27,7 @@ CONTRACT = [
     (FailedPreconditionError, "FAILED_PRECONDITION", 409),
     (ResourceExhaustedError, "RESOURCE_EXHAUSTED", 413),
     (UnavailableError, "UNAVAILABLE", 503),
+    (MethodNotAllowedError, "METHOD_NOT_ALLOWED", 405),
 ]
 
 

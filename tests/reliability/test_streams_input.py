@@ -110,7 +110,8 @@ def test_an_event_stream_refuses_other_methods_with_the_error_body(
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         response = http.request(method, url, headers=seeded.headers(seeded.owner))
         assert response.status_code == 405, (method, response.text)
-        assert response.json()["error"]["code"] == "NOT_FOUND"
+        assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+        assert response.headers["allow"] == "GET, HEAD"
 
 
 # -- WebSocket -------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
 
 from .. import __version__
 from ..observability import init_sentry, report_to_sentry
@@ -21,9 +20,10 @@ from . import dashboard, reports, routes, websocket
 from .errors import error_responses, install_error_handlers
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
+from .pipeline import install_pipeline
 from .responses import JSONBytesResponse
 from .schemas import install_openapi
-from .session_routes import SessionRoutes, documented_routes
+from .session_routes import documented_routes
 
 DESCRIPTION = """\
 Experience sessions, written atomically and pushed live.
@@ -45,27 +45,12 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-class SessionRuntimeApp(FastAPI):
-    """FastAPI, with the routes of one session served before its routing (see
-    ``session_routes``)."""
-
-    session_routes: SessionRoutes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            match = self.session_routes.matches(scope)
-            if match is not None:
-                await self.session_routes(scope, receive, send, match)
-                return
-        await super().__call__(scope, receive, send)
-
-
 def create_app(
     settings: Settings | None = None,
     runtime: SessionRuntime | None = None,
     *,
     sentry_options: dict[str, Any] | None = None,
-) -> SessionRuntimeApp:
+) -> FastAPI:
     """Build the app; it opens ``runtime`` on startup and closes it on shutdown.
 
     ``sentry_options`` go to ``sentry_sdk.init`` when ``settings.sentry_dsn`` is set.
@@ -101,7 +86,7 @@ def create_app(
                 await sweeper.stop()
             await runtime.close()
 
-    app = SessionRuntimeApp(
+    app = FastAPI(
         title="session-runtime",
         version=__version__,
         description=DESCRIPTION,
@@ -113,6 +98,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.limits = limits = Limits.from_settings(settings)
     install_error_handlers(app)
+    app.include_router(documented_routes)  # served by SessionRoutes, ahead of routing
     app.include_router(routes.router)
     app.include_router(reports.router)
     app.include_router(websocket.router)
@@ -141,12 +127,16 @@ def create_app(
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    app.session_routes = SessionRoutes(
-        runtime.service,
-        metrics,
-        limits,
-        max_body_bytes=settings.max_body_bytes,
-        heartbeat_seconds=settings.heartbeat_seconds,
+    install_pipeline(
+        app,
+        settings,
+        session_routes={
+            "service": runtime.service,
+            "metrics": metrics,
+            "limits": limits,
+            "max_body_bytes": settings.max_body_bytes,
+            "heartbeat_seconds": settings.heartbeat_seconds,
+        },
     )
-    install_openapi(app, documented_routes.routes)
+    install_openapi(app)
     return app

@@ -1,8 +1,8 @@
 """One error body for every route: ``{"error": {"code", "message", "details"}}``.
 
 Our own errors carry their status; FastAPI's request validation becomes ``VALIDATION_ERROR``;
-an unknown route or method keeps its status with the matching code; anything else is a bug,
-answered 500 with no detail (and reported).
+an unknown route is ``NOT_FOUND``, a method a path does not have ``METHOD_NOT_ALLOWED``
+(with ``Allow``); anything else is a bug, answered 500 with no detail (and reported).
 """
 
 from __future__ import annotations
@@ -14,8 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from ..domain.errors import ERRORS_BY_CODE, ResourceExhaustedError, SessionRuntimeError
+from ..domain.errors import (
+    ERRORS_BY_CODE,
+    MethodNotAllowedError,
+    ResourceExhaustedError,
+    SessionRuntimeError,
+)
 from .responses import JSONBytesResponse
 
 logger = logging.getLogger(__name__)
@@ -25,7 +31,7 @@ _CODES_BY_STATUS = {
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
-    405: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
     409: "FAILED_PRECONDITION",
     413: "RESOURCE_EXHAUSTED",
     415: "VALIDATION_ERROR",
@@ -53,6 +59,8 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def error_response(error: SessionRuntimeError) -> JSONBytesResponse:
     headers: dict[str, str] = {}
+    if isinstance(error, MethodNotAllowedError):
+        headers["Allow"] = ", ".join(error.details["allowed"])
     if isinstance(error, ResourceExhaustedError) and error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     return JSONBytesResponse(error.to_dict(), status_code=error.http_status, headers=headers)
@@ -77,10 +85,32 @@ async def _on_request_validation(request: Request, exc: Exception) -> JSONBytesR
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONBytesResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        return error_response(_method_not_allowed(request))
     code = _CODES_BY_STATUS.get(exc.status_code, "VALIDATION_ERROR")
     return JSONBytesResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
     )
+
+
+def _method_not_allowed(request: Request) -> MethodNotAllowedError:
+    """Starlette's 405 names the methods of the first route that matched the path; the answer
+    lists those of every route on it (``GET`` and ``POST`` of ``.../sessions``), HEAD with GET.
+    Each method is tried against the routes as routing itself would match it."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    if "GET" in allowed:
+        allowed = sorted({*allowed, "HEAD"})
+    return MethodNotAllowedError.of(request.method, allowed)
+
+
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONBytesResponse:

@@ -1,25 +1,35 @@
-"""The routes of one session, served before FastAPI's routing.
+"""The routes of one session: a pure ASGI middleware in front of FastAPI's routing.
 
-``GET``/``PATCH /v1/projects/{p}/sessions/{s}``, ``POST .../complete|abandon|fail`` and
-``GET .../events`` carry nearly all the traffic of a running event (every kiosk writes its
-progress here, every screen follows here). They are plain ASGI handlers: no middleware stack,
-no dependency injection, the same error body as every other route. ``documented_routes`` below
-gives them their OpenAPI description; FastAPI never serves those.
+``POST /v1/projects/{p}/sessions``, ``GET``/``PATCH /v1/projects/{p}/sessions/{s}``,
+``POST .../complete|abandon|fail`` and ``GET .../events`` carry nearly all the traffic of a
+running event (every kiosk starts and writes its sessions here, every screen follows here).
+``SessionRoutes`` serves them without dependency injection or response models, with the same
+error body as every other route, and passes every other request on. It sits inside the app's
+middleware (see ``pipeline``), so CORS and whatever else is added there applies to these
+routes too.
+
+The routes are described once, by ``documented_routes`` below: they are FastAPI routes of the
+app (so the OpenAPI document and FastAPI's 405 answers know them), and ``SessionRoutes`` takes
+its paths and methods from them, each endpoint's name choosing its handler, and serves them
+before FastAPI's routing is reached. A method the table lacks goes on to FastAPI's routing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any, Final
 
 import orjson
 import sentry_sdk
 from fastapi import APIRouter, Header
 from fastapi.responses import EventSourceResponse
-from starlette.types import Receive, Scope, Send
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..domain.auth import Principal
 from ..domain.errors import SessionRuntimeError
 from ..domain.models import Session
 from ..service import SessionService
@@ -28,97 +38,137 @@ from .http import bearer_token, if_match_version, merge_path_field, read_json_ch
 from .limits import Limits
 from .metrics import Metrics
 from .responses import session_json
-from .schemas import AbandonSessionBody, FailSessionBody, UpdateSessionProgressBody, json_body
+from .schemas import (
+    AbandonSessionBody,
+    CreateSessionBody,
+    CreateSessionResponse,
+    FailSessionBody,
+    UpdateSessionProgressBody,
+    json_body,
+)
 from .streams import serve_session_events
 
 logger = logging.getLogger(__name__)
 
-SESSION_PATH: Final = re.compile(r"/v1/projects/([^/]+)/sessions/([^/]+)(?:/([a-z]+))?")
-_FINISH_ACTIONS: Final = frozenset({"complete", "abandon", "fail"})
+PREFIX: Final = "/v1/projects/"
+
+# A handler gets the request and the path's parameters, and answers it.
+Handler = Callable[[Scope, Receive, Send, dict[str, str]], Awaitable[None]]
 
 
 class SessionRoutes:
-    """Dispatches the requests whose path names one session."""
+    """Serves the requests whose path names one session; passes every other request on."""
 
     def __init__(
         self,
+        app: ASGIApp,
+        *,
         service: SessionService,
         metrics: Metrics,
         limits: Limits,
-        *,
         max_body_bytes: int,
         heartbeat_seconds: float,
     ) -> None:
+        self.app = app
         self.service = service
         self.metrics = metrics
         self.limits = limits
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
+        handlers: dict[str, Handler] = {
+            "create_session": self._create,
+            "get_session": self._get,
+            "update_session_progress": partial(self._write, "update"),
+            "complete_session": partial(self._write, "complete"),
+            "abandon_session": partial(self._write, "abandon"),
+            "fail_session": partial(self._write, "fail"),
+            "session_events": self._events,
+        }
+        self.paths = dispatch_table(documented_routes.routes, handlers)
 
-    def matches(self, scope: Scope) -> re.Match[str] | None:
-        match = SESSION_PATH.fullmatch(scope["path"])
-        if match is None or (match[3] is not None and match[3] not in _ROUTED_ACTIONS):
-            return None
-        return match
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            path = scope["path"]
+            for pattern, by_method in self.paths:
+                match = pattern.match(path)
+                if match is None:
+                    continue
+                handler = by_method.get(scope["method"])
+                if handler is not None:
+                    await handler(scope, receive, send, match.groupdict())
+                    return
+                break  # FastAPI's routing has the path's other methods, or answers 405
+        await self.app(scope, receive, send)
 
-    async def __call__(
-        self, scope: Scope, receive: Receive, send: Send, match: re.Match[str]
+    async def _events(
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
     ) -> None:
-        project_id, session_id, action = match[1], match[2], match[3]
-        method = scope["method"]
-        if action == "events":
-            await serve_session_events(
-                scope,
-                receive,
-                send,
-                project_id=project_id,
-                session_id=session_id,
-                service=self.service,
-                metrics=self.metrics,
-                limits=self.limits,
-                heartbeat_seconds=self.heartbeat_seconds,
-            )
-            return
-        headers = _headers(scope)
-        try:
-            if action is None and method == "GET":
-                principal = await self._authenticate(headers)
-                session = await self.service.get_session(principal, project_id, session_id)
-            elif (action is None and method == "PATCH") or (
-                action in _FINISH_ACTIONS and method == "POST"
-            ):
-                session = await self._write(
-                    project_id, session_id, action, headers, _chunks(receive)
-                )
-            else:
-                await send_json(send, 405, _error("NOT_FOUND", "no such method on this path"))
-                return
-        except SessionRuntimeError as error:
-            await send_json(send, error.http_status, error.to_dict(), _retry_after(error))
-            return
-        except Exception as exc:
-            logger.exception("unexpected error on %s %s", method, scope["path"])
-            sentry_sdk.capture_exception(exc)
-            message = "an unexpected error occurred; it has been reported"
-            await send_json(send, 500, _error("INTERNAL", message))
-            return
-        await send_session(send, session)
+        await serve_session_events(
+            scope,
+            receive,
+            send,
+            project_id=params["project_id"],
+            session_id=params["session_id"],
+            service=self.service,
+            metrics=self.metrics,
+            limits=self.limits,
+            heartbeat_seconds=self.heartbeat_seconds,
+        )
 
-    async def _authenticate(self, headers: dict[bytes, bytes]) -> Any:
+    async def _create(
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
+    ) -> None:
+        project_id = params["project_id"]
+        try:
+            headers = _headers(scope)
+            principal = await self._authenticate(headers)
+            declared = headers.get(b"content-length")
+            body = await read_json_chunks(
+                _chunks(receive),
+                None if declared is None else declared.decode("latin-1"),
+                self.max_body_bytes,
+            )
+            merge_path_field(body, "projectId", project_id)
+            session = (await self.service.create_session(principal, body)).session
+        except Exception as exc:
+            await _send_error(scope, send, exc)
+            return
+        content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), session_json(session))
+        location = f"/v1/projects/{project_id}/sessions/{session.id}".encode()
+        headers_out = [(b"etag", b'"%d"' % session.version), (b"location", location)]
+        await _send_body(send, 201, content, headers_out)
+
+    async def _get(
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
+    ) -> None:
+        async def read() -> Session:
+            principal = await self._authenticate(_headers(scope))
+            return await self.service.get_session(
+                principal, params["project_id"], params["session_id"]
+            )
+
+        await _answer(scope, send, read)
+
+    async def _write(
+        self, action: str, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
+    ) -> None:
+        async def write() -> Session:
+            return await self._apply(action, scope, params, _chunks(receive))
+
+        await _answer(scope, send, write)
+
+    async def _authenticate(self, headers: dict[bytes, bytes]) -> Principal:
         authorization = headers.get(b"authorization")
         token = bearer_token(None if authorization is None else authorization.decode("latin-1"))
         principal = await self.service.authenticate(token)
         self.limits.check_rate(principal)  # before the body is read: a refusal writes nothing
         return principal
 
-    async def _write(
-        self,
-        project_id: str,
-        session_id: str,
-        action: str | None,
-        headers: dict[bytes, bytes],
-        chunks: AsyncIterator[bytes],
+    async def _apply(
+        self, action: str, scope: Scope, params: dict[str, str], chunks: AsyncIterator[bytes]
     ) -> Session:
+        project_id, session_id = params["project_id"], params["session_id"]
+        headers = _headers(scope)
         principal = await self._authenticate(headers)
         declared = headers.get(b"content-length")
         body = await read_json_chunks(
@@ -128,7 +178,7 @@ class SessionRoutes:
         if_match = headers.get(b"if-match")
         expected = if_match_version(None if if_match is None else if_match.decode("latin-1"))
         service = self.service
-        if action is None:
+        if action == "update":
             return await service.update_session_progress(
                 principal, project_id, body, expected_version=expected
             )
@@ -143,7 +193,37 @@ class SessionRoutes:
         return await service.fail_session(principal, project_id, body, expected_version=expected)
 
 
-_ROUTED_ACTIONS: Final = _FINISH_ACTIONS | {"events"}
+def dispatch_table(
+    routes: list[Any], handlers: dict[str, Handler]
+) -> list[tuple[re.Pattern[str], dict[str, Handler]]]:
+    """Each documented path's pattern with its methods' handlers, in the routes' order."""
+    table: dict[str, tuple[re.Pattern[str], dict[str, Handler]]] = {}
+    for route in routes:
+        assert isinstance(route, APIRoute)
+        _, by_method = table.setdefault(route.path, (route.path_regex, {}))
+        for method in route.methods or ():
+            by_method[method] = handlers[route.name]
+    return list(table.values())
+
+
+async def _answer(scope: Scope, send: Send, operation: Callable[[], Awaitable[Session]]) -> None:
+    """Run one operation and answer with the session, or with the one error body."""
+    try:
+        session = await operation()
+    except Exception as exc:
+        await _send_error(scope, send, exc)
+        return
+    await send_session(send, session)
+
+
+async def _send_error(scope: Scope, send: Send, exc: Exception) -> None:
+    if isinstance(exc, SessionRuntimeError):
+        await send_json(send, exc.http_status, exc.to_dict(), _retry_after(exc))
+        return
+    logger.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
+    sentry_sdk.capture_exception(exc)
+    message = "an unexpected error occurred; it has been reported"
+    await send_json(send, 500, _error("INTERNAL", message))
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -174,7 +254,16 @@ def _retry_after(error: SessionRuntimeError) -> list[tuple[bytes, bytes]]:
 async def send_json(
     send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    body = orjson.dumps(content)
+    await _send_body(send, status, orjson.dumps(content), headers or [])
+
+
+async def send_session(send: Send, session: Session) -> None:
+    await _send_body(send, 200, session_json(session), [(b"etag", b'"%d"' % session.version)])
+
+
+async def _send_body(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -182,30 +271,14 @@ async def send_json(
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
-                *(headers or ()),
+                *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_session(send: Send, session: Session) -> None:
-    body = session_json(session)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(body)),
-                (b"etag", b'"%d"' % session.version),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-# -- their OpenAPI description (never mounted: the handlers above serve these paths) ---------
+# -- the routes, described once: FastAPI documents them, SessionRoutes serves them ----------
 
 documented_routes = APIRouter(prefix="/v1")
 _READ = ("UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND", "UNAVAILABLE")
@@ -250,7 +323,20 @@ def _json_errors(*codes: str) -> dict[int | str, dict[str, Any]]:
 
 
 def _described_only() -> None:
-    raise RuntimeError("served by SessionRoutes, before FastAPI's routing")
+    raise RuntimeError("served by SessionRoutes, in front of FastAPI's routing")
+
+
+@documented_routes.post(
+    "/projects/{project_id}/sessions",
+    status_code=201,
+    response_model=CreateSessionResponse,
+    responses=error_responses(*_WRITE),
+    openapi_extra=json_body(CreateSessionBody),
+    summary="Create a session",
+)
+async def create_session(project_id: str) -> None:
+    """Start a session: ``status=active``, ``currentStepIndex=0``, ``version=1``."""
+    _described_only()
 
 
 @documented_routes.get(_ONE, responses={**_SESSION, **error_responses(*_READ)})

@@ -23,6 +23,7 @@ import orjson
 from ..domain.errors import (
     ERRORS_BY_CODE,
     FailedPreconditionError,
+    MethodNotAllowedError,
     NotFoundError,
     PermissionDeniedError,
     ResourceExhaustedError,
@@ -38,6 +39,7 @@ _ERRORS_BY_STATUS: dict[int, type[SessionRuntimeError]] = {
     401: UnauthenticatedError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    405: MethodNotAllowedError,
     409: FailedPreconditionError,
     412: FailedPreconditionError,
     413: ResourceExhaustedError,

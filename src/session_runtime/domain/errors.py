@@ -10,7 +10,8 @@ HTTP status the server answers with::
     ├── NotFoundError            NOT_FOUND             404  (details: which resource)
     ├── FailedPreconditionError  FAILED_PRECONDITION   409  (status, version mismatch)
     ├── ResourceExhaustedError   RESOURCE_EXHAUSTED    413 / 429
-    └── UnavailableError         UNAVAILABLE           503  (storage down; retry later)
+    ├── UnavailableError         UNAVAILABLE           503  (storage down; retry later)
+    └── MethodNotAllowedError    METHOD_NOT_ALLOWED    405  (details: the path's methods)
 
 Lower-level errors (sqlite3, asyncpg, httpx) are translated into these at the rim with
 ``raise ... from exc``; the client raises the same classes the server does.
@@ -118,6 +119,21 @@ class UnavailableError(SessionRuntimeError):
     http_status = 503
 
 
+class MethodNotAllowedError(SessionRuntimeError):
+    """The path exists but not with this HTTP method; ``details["allowed"]`` lists its methods
+    (also sent as the ``Allow`` header)."""
+
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+    @classmethod
+    def of(cls, method: str, allowed: list[str]) -> MethodNotAllowedError:
+        return cls(
+            f"{method} is not a method of this path; it has {', '.join(allowed)}",
+            details={"method": method, "allowed": allowed},
+        )
+
+
 ERRORS_BY_CODE: dict[str, type[SessionRuntimeError]] = {
     cls.code: cls
     for cls in (
@@ -128,5 +144,6 @@ ERRORS_BY_CODE: dict[str, type[SessionRuntimeError]] = {
         FailedPreconditionError,
         ResourceExhaustedError,
         UnavailableError,
+        MethodNotAllowedError,
     )
 }
