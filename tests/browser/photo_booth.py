@@ -10,7 +10,7 @@ app's origin.
 - ``api_settings(path, origin)``: the API's settings as ``serve`` reads them from the
   environment, allowing ``origin``.
 - ``open_booth(...)``: a browser context at the booth, set up through its form, that records
-  what the page logs and fails on any request to anywhere but the app and the API.
+  what the page logs and every request to anywhere but the app and the API.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Locator,
     Page,
-    Route,
+    Request,
     expect,
 )
 
@@ -111,6 +111,8 @@ class BoothContext:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
+    # Each SSE stream a page asked for, with its Last-Event-ID header (None: a fresh start).
+    streams: list[tuple[Page, str | None]] = field(default_factory=list)
 
     def open_watcher(self) -> Page:
         """Follow the booth's link to a second screen that watches the current session."""
@@ -127,17 +129,20 @@ def open_booth(browser: Browser, site: str, setup: BoothSetup) -> BoothContext:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     opened = BoothContext(context=context, page=context.new_page())
 
-    def outside(route: Route) -> None:
-        opened.outside_requests.append(route.request.url)
-        route.abort()
-
-    # The app asks for nothing but its own files and the API; anything else is a fault.
-    context.route(lambda url: not url.startswith((f"{site}/", f"{setup.api_base_url}/")), outside)
+    def on_request(request: Request) -> None:
+        # The app asks for nothing but its own files and the API. Watched, not intercepted:
+        # Playwright answers CORS preflights itself for requests it intercepts, which would
+        # let a refused origin through.
+        if not request.url.startswith((f"{site}/", f"{setup.api_base_url}/")):
+            opened.outside_requests.append(request.url)
+        elif request.url.endswith("/events") and request.method == "GET":
+            opened.streams.append((request.frame.page, request.headers.get("last-event-id")))
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":
             opened.console_errors.append(message.text)
 
+    context.on("request", on_request)
     context.on("console", on_console)
     context.on("weberror", lambda error: opened.page_errors.append(str(error.error)))
 

@@ -238,6 +238,8 @@ def test_an_origin_the_api_does_not_allow_is_refused_by_the_browser(
     assert refusals, booth.console_errors
     assert f"from origin '{foreign_site}'" in refusals[0]
     assert f"{server.base_url}/v1/projects/{world.project_id}/sessions" in refusals[0]
+    # Refused at the preflight: the request itself was never sent.
+    assert "Response to preflight request doesn't pass access control check" in refusals[0]
     assert sessions_of_event(server, world, world.other_event_id) == 0
 
 
@@ -269,6 +271,9 @@ def test_a_server_restart_mid_flow_resumes_with_nothing_missed(
         for screen in (watcher, page):
             expect_live(screen, version=3, step=1)
             expect(screen.locator('[data-fact="inputs"]')).to_contain_text('"mood": "curious"')
+        # Both screens came back by resuming their streams after version 2, the last they had.
+        for screen in (watcher, page):
+            assert (screen, "2") in booth.streams
 
         capture(page, "Sunrise")
         expect_live(watcher, version=4, step=2)
