@@ -32,9 +32,8 @@ export function App() {
         {isEditing ? (
           <SetupForm initial={config} onSave={save} />
         ) : (
-          // A new key starts a fresh client and cache when the API, project or token changes.
+          // Mounted anew after every save: a changed API, project or token starts a fresh cache.
           <SessionRuntimeProvider
-            key={`${config.apiBaseUrl} ${config.projectId} ${config.guestToken}`}
             baseUrl={config.apiBaseUrl}
             getToken={() => config.guestToken}
             projectId={config.projectId}
