@@ -51,14 +51,15 @@ chromium:
 	fi
 
 # The browser clients and the example app (npm workspaces, one lockfile): installed from the
-# lockfile when node_modules is missing or older than it. check:types runs the server's Python
-# to compare the generated TypeScript types with /openapi.json. The example's build is what the
+# lockfile when node_modules is missing or older than it (npm rewrites its own copy,
+# node_modules/.package-lock.json, on every install). check:types runs the server's Python to
+# compare the generated TypeScript types with /openapi.json. The example's build is what the
 # browser tests serve, so `make test` runs this before pytest.
-node_modules: package-lock.json
+node_modules/.package-lock.json: package-lock.json
 	npm ci
-	touch node_modules
+	touch $@
 
-js: $(STAMP) node_modules
+js: $(STAMP) node_modules/.package-lock.json
 	npm run check:types
 	npm run typecheck
 	npm test
