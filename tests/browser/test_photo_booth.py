@@ -259,6 +259,12 @@ def test_a_server_restart_mid_flow_resumes_with_nothing_missed(
         watcher = booth.open_watcher()
         expect_live(watcher, version=2, step=1)
 
+    # While no server answers, both screens say so and keep what they last had.
+    for screen in (watcher, page):
+        outage = screen.locator(".session-panel").get_by_role("alert")
+        expect(outage).to_contain_text("Live updates: UNAVAILABLE: ", timeout=LIVE_MS)
+        expect_live(screen, version=2, step=1)
+
     # The same database on the same port: for the pages, the same API came back. A change made
     # before they reconnect must still reach them.
     with running_server(
@@ -271,6 +277,7 @@ def test_a_server_restart_mid_flow_resumes_with_nothing_missed(
         for screen in (watcher, page):
             expect_live(screen, version=3, step=1)
             expect(screen.locator('[data-fact="inputs"]')).to_contain_text('"mood": "curious"')
+            expect(screen.get_by_role("alert")).to_have_count(0)
         # Both screens came back by resuming their streams after version 2, the last they had.
         for screen in (watcher, page):
             assert (screen, "2") in booth.streams

@@ -94,20 +94,20 @@ export function DoneStep({
 }
 
 export function FinalStep({ session, onNextGuest }: { session: Session; onNextGuest: () => void }) {
-  const message = {
-    completed: `Thank you${guestName(session)}! Your picture is saved.`,
-    abandoned: 'This session was abandoned.',
-    error: `This session ended with an error${session.endReason ? `: ${session.endReason}` : '.'}`,
-    active: '',
-  }[session.status]
   return (
     <div className="step">
-      <h2>{message}</h2>
+      <h2>{endMessage(session)}</h2>
       <button type="button" onClick={onNextGuest}>
         Next guest
       </button>
     </div>
   )
+}
+
+function endMessage(session: Session): string {
+  if (session.status === 'completed') return `Thank you${guestName(session)}! Your picture is saved.`
+  if (session.status === 'abandoned') return 'This session was abandoned.'
+  return `This session ended with an error${session.endReason ? `: ${session.endReason}` : '.'}`
 }
 
 function guestName(session: Session): string {
