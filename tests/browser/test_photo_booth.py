@@ -8,6 +8,7 @@ the browser shows is checked against what the API stored.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -200,7 +201,7 @@ def test_a_bad_token_shows_the_contracts_unauthenticated_error(
 ) -> None:
     server, world = api
     setup = guest_setup(server, world, event_id=world.other_event_id)
-    bad = BoothSetup(**{**setup.__dict__, "guest_token": "srt_not-a-token-anyone-was-given"})
+    bad = replace(setup, guest_token="srt_not-a-token-anyone-was-given")
     booth = open_booth(browser, booth_site, bad)
     booths.append(booth)
     page = booth.page
