@@ -7,7 +7,8 @@
 //   node clients/js/scripts/generate-types.mjs           regenerate the committed file
 //   node clients/js/scripts/generate-types.mjs --check   fail when the committed file is stale
 //
-// SESSION_RUNTIME_PYTHON names another Python than <repo>/.venv/bin/python.
+// SESSION_RUNTIME_PYTHON names another Python than <repo>/.venv/bin/python;
+// SESSION_RUNTIME_TYPES_FILE another file to write or check (the script's own tests use it).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,7 +17,9 @@ import { fileURLToPath } from 'node:url'
 import openapiTS, { astToString } from 'openapi-typescript'
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
-const generatedFile = join(repositoryRoot, 'clients/js/client/src/generated/openapi.ts')
+const generatedFile = resolve(
+  process.env.SESSION_RUNTIME_TYPES_FILE ?? join(repositoryRoot, 'clients/js/client/src/generated/openapi.ts'),
+)
 const python = process.env.SESSION_RUNTIME_PYTHON ?? join(repositoryRoot, '.venv/bin/python')
 
 // A throwaway database path: building the app opens nothing, but the settings want a path.

@@ -5,8 +5,10 @@
  * lost connection the socket reconnects by itself (exponential backoff, full jitter), asks the
  * token getter again, authenticates and subscribes everything again; a session's snapshots are
  * still delivered once each, in version order. A refused `auth` (close code 4401) is final.
+ * A `ping` goes out when the connection is quiet; one that hears nothing, not even a `pong`,
+ * for `idleTimeoutMs` is presumed dead (a sleeping laptop, a dropped NAT entry) and replaced.
  */
-import { reconnectDelay, type ReconnectOptions } from './backoff'
+import { DEFAULT_RECONNECT, reconnectDelay, type ReconnectOptions } from './backoff'
 import {
   NetworkError,
   SessionRuntimeError,
@@ -42,6 +44,7 @@ export interface SocketContext {
 
 const CLOSE_UNAUTHENTICATED = 4401
 const OPEN = 1
+const CLOSED = 3
 
 type Subscription =
   | { kind: 'session'; projectId: string; sessionId: string; listener: SessionListener; last: Session | null }
@@ -69,11 +72,15 @@ class MultiplexedSocket implements SessionSocket {
   private isClosed = false
   private attempt = 0
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined
+  private lastHeardAt = 0
+  private readonly idleTimeoutMs: number
 
   constructor(private readonly context: SocketContext) {
     if (context.WebSocket === undefined) {
       throw new TypeError('no WebSocket: pass options.WebSocket (on Node 20, the ws package)')
     }
+    this.idleTimeoutMs = context.reconnect.idleTimeoutMs ?? DEFAULT_RECONNECT.idleTimeoutMs
     void this.connect()
   }
 
@@ -88,6 +95,7 @@ class MultiplexedSocket implements SessionSocket {
   close(): void {
     this.isClosed = true
     clearTimeout(this.reconnectTimer)
+    clearInterval(this.heartbeatTimer)
     this.subscriptions.clear()
     this.socket?.close(1000)
     this.socket = null
@@ -119,9 +127,11 @@ class MultiplexedSocket implements SessionSocket {
     this.socket = socket
     socket.onopen = () => {
       socket.send(JSON.stringify({ type: 'auth', token: token ?? '' }))
+      this.startHeartbeat(socket)
     }
     socket.onmessage = (event: MessageEvent) => {
       if (this.socket !== socket) return
+      this.lastHeardAt = Date.now()
       let message: ServerMessage
       try {
         message = JSON.parse(String(event.data)) as ServerMessage
@@ -132,18 +142,44 @@ class MultiplexedSocket implements SessionSocket {
     }
     socket.onclose = (event: CloseEvent) => {
       if (this.socket !== socket) return
-      this.socket = null
-      this.isAuthenticated = false
-      if (this.isClosed) return
       if (event.code === CLOSE_UNAUTHENTICATED) {
+        this.forget(socket)
         this.failAll(new UnauthenticatedError('the WebSocket refused the token'))
         return
       }
-      this.scheduleReconnect()
+      this.lose(socket)
     }
     socket.onerror = () => {
       // Always followed by `close`, which decides what happens next.
     }
+  }
+
+  private startHeartbeat(socket: WebSocket): void {
+    this.lastHeardAt = Date.now()
+    clearInterval(this.heartbeatTimer)
+    this.heartbeatTimer = setInterval(() => {
+      if (this.socket !== socket) return
+      if (Date.now() - this.lastHeardAt > this.idleTimeoutMs) {
+        this.lose(socket)
+        return
+      }
+      this.send({ type: 'ping' })
+    }, Math.max(10, Math.floor(this.idleTimeoutMs / 3)))
+  }
+
+  /** Stop listening to `socket`: it is no longer the connection. */
+  private forget(socket: WebSocket): void {
+    if (this.socket === socket) this.socket = null
+    this.isAuthenticated = false
+    clearInterval(this.heartbeatTimer)
+  }
+
+  /** `socket` was lost (closed, or silent too long): replace it unless the socket was closed. */
+  private lose(socket: WebSocket): void {
+    this.forget(socket)
+    if (socket.readyState !== CLOSED) socket.close()
+    if (this.isClosed) return
+    this.scheduleReconnect()
   }
 
   private scheduleReconnect(): void {

@@ -84,6 +84,16 @@ describe('the server refuses', () => {
     expect(error.details).toEqual([{ path: 'inputs.note', message: expect.any(String) }])
   })
 
+  it('VALIDATION_ERROR for inputs nested deeper than 20, and nothing is written', async () => {
+    const client = guest()
+    const { sessionId } = await client.createSession(guestSessionInput())
+    let deep: Record<string, unknown> = { leaf: true }
+    for (let depth = 0; depth < 21; depth += 1) deep = { level: deep }
+    const error = await refusal(client.updateSessionProgress(server.projectId, { sessionId, inputs: deep }))
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((await client.getSession(server.projectId, sessionId)).version).toBe(1)
+  })
+
   it('UNAUTHENTICATED without a token, and with an unknown one', async () => {
     for (const token of [null, 'srt_not-a-real-token']) {
       const error = await refusal(clientWith(token).createSession(guestSessionInput()))
@@ -98,6 +108,8 @@ describe('the server refuses', () => {
     )
     expect(preview).toBeInstanceOf(PermissionDeniedError)
     expect(preview.status).toBe(403)
+    const draft = await refusal(guest().createSession({ ...guestSessionInput(), configSource: 'draft' }))
+    expect(draft).toBeInstanceOf(PermissionDeniedError)
 
     const { sessionId } = await guest().createSession(guestSessionInput())
     const viewer = clientWith(server.viewerToken)
