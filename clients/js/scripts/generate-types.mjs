@@ -18,7 +18,8 @@ import openapiTS, { astToString } from 'openapi-typescript'
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 const generatedFile = resolve(
-  process.env.SESSION_RUNTIME_TYPES_FILE ?? join(repositoryRoot, 'clients/js/client/src/generated/openapi.ts'),
+  process.env.SESSION_RUNTIME_TYPES_FILE ??
+    join(repositoryRoot, 'clients/js/client/src/generated/openapi.ts'),
 )
 const python = process.env.SESSION_RUNTIME_PYTHON ?? join(repositoryRoot, '.venv/bin/python')
 
@@ -49,7 +50,10 @@ function readOpenApiDocument() {
     })
   } catch (error) {
     console.error(`Could not print the OpenAPI document with ${python}.`)
-    console.error('Run `make install` first, or set SESSION_RUNTIME_PYTHON to a Python with session-runtime installed.')
+    console.error(
+      'Run `make install` first, or set SESSION_RUNTIME_PYTHON to a Python that has ' +
+        'session-runtime installed.',
+    )
     throw error
   }
   return JSON.parse(output)
@@ -57,7 +61,11 @@ function readOpenApiDocument() {
 
 async function renderTypes() {
   const document = readOpenApiDocument()
-  const ast = await openapiTS(document, { alphabetize: true, exportType: true, defaultNonNullable: false })
+  const ast = await openapiTS(document, {
+    alphabetize: true,
+    exportType: true,
+    defaultNonNullable: false,
+  })
   return HEADER + astToString(ast)
 }
 
@@ -83,7 +91,8 @@ async function main() {
     }
     if (committed !== readFileSync(fresh, 'utf8')) {
       console.error(
-        `${shownPath} is out of date with the server's OpenAPI document: run \`npm run generate:types\` and commit the result.`,
+        `${shownPath} is out of date with the server's OpenAPI document: ` +
+          'run `npm run generate:types` and commit the result.',
       )
       process.exitCode = 1
       return

@@ -16,8 +16,9 @@ const run = promisify(execFile)
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 
-/** The command line; `SESSION_RUNTIME_CLI` names another than `<repo>/.venv/bin/session-runtime`. */
-export const cli = process.env['SESSION_RUNTIME_CLI'] ?? join(repositoryRoot, '.venv/bin/session-runtime')
+/** The command line: `<repo>/.venv/bin/session-runtime`, or `SESSION_RUNTIME_CLI`. */
+export const cli =
+  process.env['SESSION_RUNTIME_CLI'] ?? join(repositoryRoot, '.venv/bin/session-runtime')
 
 /** What `init` made, and the extra tokens the tests use. */
 export interface SeededDatabase {
@@ -61,12 +62,31 @@ export async function seedDatabase(): Promise<SeededDatabase> {
   const seeded = await runCli(['init', '--database', database, '--json'])
   const projectId = field(seeded, 'projectId')
   const eventId = field(seeded, 'eventId')
-  const otherGuest = await runCli(
-    ['tokens', 'create', '--project', projectId, '--guest', '--event', eventId, '--database', database, '--json'],
-  )
-  const viewer = await runCli(
-    ['tokens', 'create', '--project', projectId, '--user', 'vera', '--role', 'viewer', '--database', database, '--json'],
-  )
+  const otherGuest = await runCli([
+    'tokens',
+    'create',
+    '--project',
+    projectId,
+    '--guest',
+    '--event',
+    eventId,
+    '--database',
+    database,
+    '--json',
+  ])
+  const viewer = await runCli([
+    'tokens',
+    'create',
+    '--project',
+    projectId,
+    '--user',
+    'vera',
+    '--role',
+    'viewer',
+    '--database',
+    database,
+    '--json',
+  ])
   return {
     directory,
     database,
@@ -141,7 +161,8 @@ export async function startServer(database: string, port?: number): Promise<Runn
   try {
     await waitFor(
       async () => {
-        if (child.exitCode !== null) throw new Error(`session-runtime serve exited:\n${errorOutput}`)
+        if (child.exitCode !== null)
+          throw new Error(`session-runtime serve exited:\n${errorOutput}`)
         return isHealthy(baseUrl)
       },
       { what: `${baseUrl}/healthz` },

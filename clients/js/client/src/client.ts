@@ -162,7 +162,11 @@ export function createSessionRuntimeClient(
         const { sessionId } = validate(completeSessionInputSchema, input, 'completeSession input')
         return transport.json<Session>({
           method: 'POST',
-          path: sessionPath(validate(projectIdSchema, projectId, 'projectId'), sessionId, 'complete'),
+          path: sessionPath(
+            validate(projectIdSchema, projectId, 'projectId'),
+            sessionId,
+            'complete',
+          ),
         })
       }),
 
@@ -175,7 +179,11 @@ export function createSessionRuntimeClient(
         )
         return transport.json<Session>({
           method: 'POST',
-          path: sessionPath(validate(projectIdSchema, projectId, 'projectId'), sessionId, 'abandon'),
+          path: sessionPath(
+            validate(projectIdSchema, projectId, 'projectId'),
+            sessionId,
+            'abandon',
+          ),
           body: rest,
         })
       }),
@@ -200,7 +208,12 @@ export function createSessionRuntimeClient(
         listener.onError?.(error as ValidationError, { willRetry: false })
         return () => {}
       }
-      return subscribeSessionEvents({ transport, reporter, reconnect }, projectId, sessionId, listener)
+      return subscribeSessionEvents(
+        { transport, reporter, reconnect },
+        projectId,
+        sessionId,
+        listener,
+      )
     },
 
     openSocket: () =>

@@ -5,12 +5,12 @@
  *     ├── ValidationError          VALIDATION_ERROR     422  (details: [{path, message}])
  *     ├── UnauthenticatedError     UNAUTHENTICATED      401
  *     ├── PermissionDeniedError    PERMISSION_DENIED    403
- *     ├── NotFoundError            NOT_FOUND            404  (details.resource: which one)
+ *     ├── NotFoundError            NOT_FOUND            404  (details.resource)
  *     ├── MethodNotAllowedError    METHOD_NOT_ALLOWED   405
  *     ├── FailedPreconditionError  FAILED_PRECONDITION  409  (final session, version mismatch)
  *     ├── ResourceExhaustedError   RESOURCE_EXHAUSTED   413 / 429  (retryAfterSeconds)
  *     ├── UnavailableError         UNAVAILABLE          503  (storage down; retry later)
- *     │   └── NetworkError         UNAVAILABLE          status null: the server was not reached
+ *     │   └── NetworkError         UNAVAILABLE          null (the server was not reached)
  *     └── InternalError            INTERNAL             500  (a bug on the server)
  *
  * Every error the client raises is built in one place, {@link errorFromResponse}, from the

@@ -9,14 +9,7 @@ export interface ErrorReporter {
 
 /** What a failed operation was doing: the `action` tag. */
 export type SessionAction =
-  | 'create'
-  | 'get'
-  | 'list'
-  | 'update'
-  | 'complete'
-  | 'abandon'
-  | 'fail'
-  | 'subscribe'
+  'create' | 'get' | 'list' | 'update' | 'complete' | 'abandon' | 'fail' | 'subscribe'
 
 /** Report `error`; a reporter that throws must never turn into the caller's error. */
 export function reportFailure(

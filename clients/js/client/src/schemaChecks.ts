@@ -59,11 +59,19 @@ export type SchemaChecks = [
     >
   >,
   Assert<
-    SameFields<Omit<Input<typeof abandonSessionInputSchema>, 'sessionId'>, Schemas['AbandonSessionBody']>
+    SameFields<
+      Omit<Input<typeof abandonSessionInputSchema>, 'sessionId'>,
+      Schemas['AbandonSessionBody']
+    >
   >,
   Assert<
     SameFields<Omit<Input<typeof failSessionInputSchema>, 'sessionId'>, Schemas['FailSessionBody']>
   >,
   // The outputs of a stored session are the same media references the schema accepts.
-  Assert<Equals<FieldTypes<Input<typeof mediaReferenceSchema>>, FieldTypes<Schemas['Session']['outputs'][string]>>>,
+  Assert<
+    Equals<
+      FieldTypes<Input<typeof mediaReferenceSchema>>,
+      FieldTypes<Schemas['Session']['outputs'][string]>
+    >
+  >,
 ]

@@ -47,7 +47,13 @@ const OPEN = 1
 const CLOSED = 3
 
 type Subscription =
-  | { kind: 'session'; projectId: string; sessionId: string; listener: SessionListener; last: Session | null }
+  | {
+      kind: 'session'
+      projectId: string
+      sessionId: string
+      listener: SessionListener
+      last: Session | null
+    }
   | { kind: 'project'; projectId: string; listener: ProjectListener }
 
 type ServerMessage =
@@ -157,14 +163,17 @@ class MultiplexedSocket implements SessionSocket {
   private startHeartbeat(socket: WebSocket): void {
     this.lastHeardAt = Date.now()
     clearInterval(this.heartbeatTimer)
-    this.heartbeatTimer = setInterval(() => {
-      if (this.socket !== socket) return
-      if (Date.now() - this.lastHeardAt > this.idleTimeoutMs) {
-        this.lose(socket)
-        return
-      }
-      this.send({ type: 'ping' })
-    }, Math.max(10, Math.floor(this.idleTimeoutMs / 3)))
+    this.heartbeatTimer = setInterval(
+      () => {
+        if (this.socket !== socket) return
+        if (Date.now() - this.lastHeardAt > this.idleTimeoutMs) {
+          this.lose(socket)
+          return
+        }
+        this.send({ type: 'ping' })
+      },
+      Math.max(10, Math.floor(this.idleTimeoutMs / 3)),
+    )
   }
 
   /** Stop listening to `socket`: it is no longer the connection. */
@@ -202,7 +211,8 @@ class MultiplexedSocket implements SessionSocket {
       case 'snapshot': {
         const subscription = this.subscriptions.get(message.id)
         if (subscription?.kind !== 'session') return
-        if (subscription.last !== null && message.session.version <= subscription.last.version) return
+        if (subscription.last !== null && message.session.version <= subscription.last.version)
+          return
         subscription.last = message.session
         subscription.listener.onSnapshot(message.session)
         return
@@ -238,7 +248,11 @@ class MultiplexedSocket implements SessionSocket {
   }
 
   private sendSubscribe(id: string, subscription: Subscription): void {
-    const message: Record<string, string> = { type: 'subscribe', id, projectId: subscription.projectId }
+    const message: Record<string, string> = {
+      type: 'subscribe',
+      id,
+      projectId: subscription.projectId,
+    }
     if (subscription.kind === 'session') message['sessionId'] = subscription.sessionId
     this.send(message)
   }

@@ -145,7 +145,9 @@ class SessionEventStream {
         try {
           session = JSON.parse(event.data) as Session
         } catch (cause) {
-          failure = new InternalError('the event stream sent a snapshot that is not JSON', { cause })
+          failure = new InternalError('the event stream sent a snapshot that is not JSON', {
+            cause,
+          })
           return
         }
         if (this.deliver(session)) hasDelivered = true

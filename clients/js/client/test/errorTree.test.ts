@@ -39,12 +39,21 @@ describe('errorFromResponse', () => {
     const error = errorFromResponse(status, body(code, { resource: 'x' }))
     expect(error).toBeInstanceOf(errorClass)
     expect(error).toBeInstanceOf(SessionRuntimeError)
-    expect(error).toMatchObject({ code, status, message: `${code} happened`, details: { resource: 'x' } })
+    expect(error).toMatchObject({
+      code,
+      status,
+      message: `${code} happened`,
+      details: { resource: 'x' },
+    })
     expect(error.name).toBe(errorClass.name)
   })
 
   it('reads Retry-After into retryAfterSeconds', () => {
-    const error = errorFromResponse(429, body('RESOURCE_EXHAUSTED'), new Headers({ 'retry-after': '3' }))
+    const error = errorFromResponse(
+      429,
+      body('RESOURCE_EXHAUSTED'),
+      new Headers({ 'retry-after': '3' }),
+    )
     expect(error).toBeInstanceOf(ResourceExhaustedError)
     expect((error as ResourceExhaustedError).retryAfterSeconds).toBe(3)
   })

@@ -34,15 +34,43 @@ async function refusal(operation: Promise<unknown>): Promise<SessionRuntimeError
 describe('VALIDATION_ERROR before any request', () => {
   const sessionId = 'some-session'
   const refusedInputs: [string, (client: SessionRuntimeClient) => Promise<unknown>, string][] = [
-    ['create without an event', (c) => c.createSession({ ...guestSessionInput(), eventId: '' }), 'eventId'],
-    ['create in an unknown mode', (c) => c.createSession({ ...guestSessionInput(), mode: 'kiosk' as 'guest' }), 'mode'],
-    ['create with an unknown key', (c) => c.createSession({ ...guestSessionInput(), colour: 'red' } as never), '$'],
-    ['a fractional step', (c) => c.updateSessionProgress(server.projectId, { sessionId, currentStepIndex: 1.5 }), 'currentStepIndex'],
-    ['a negative step', (c) => c.updateSessionProgress(server.projectId, { sessionId, currentStepIndex: -1 }), 'currentStepIndex'],
-    ['an empty session id', (c) => c.updateSessionProgress(server.projectId, { sessionId: '' }), 'sessionId'],
+    [
+      'create without an event',
+      (c) => c.createSession({ ...guestSessionInput(), eventId: '' }),
+      'eventId',
+    ],
+    [
+      'create in an unknown mode',
+      (c) => c.createSession({ ...guestSessionInput(), mode: 'kiosk' as 'guest' }),
+      'mode',
+    ],
+    [
+      'create with an unknown key',
+      (c) => c.createSession({ ...guestSessionInput(), colour: 'red' } as never),
+      '$',
+    ],
+    [
+      'a fractional step',
+      (c) => c.updateSessionProgress(server.projectId, { sessionId, currentStepIndex: 1.5 }),
+      'currentStepIndex',
+    ],
+    [
+      'a negative step',
+      (c) => c.updateSessionProgress(server.projectId, { sessionId, currentStepIndex: -1 }),
+      'currentStepIndex',
+    ],
+    [
+      'an empty session id',
+      (c) => c.updateSessionProgress(server.projectId, { sessionId: '' }),
+      'sessionId',
+    ],
     [
       'an output with a relative URL',
-      (c) => c.updateSessionProgress(server.projectId, { sessionId, outputs: { p: { mediaAssetId: 'm', url: '/m.jpg' } } }),
+      (c) =>
+        c.updateSessionProgress(server.projectId, {
+          sessionId,
+          outputs: { p: { mediaAssetId: 'm', url: '/m.jpg' } },
+        }),
       'outputs.p.url',
     ],
     [
@@ -50,14 +78,32 @@ describe('VALIDATION_ERROR before any request', () => {
       (c) =>
         c.updateSessionProgress(server.projectId, {
           sessionId,
-          outputs: { p: { mediaAssetId: 'm', url: 'https://cdn.example.com/m.jpg', size: 3 } as never },
+          outputs: {
+            p: { mediaAssetId: 'm', url: 'https://cdn.example.com/m.jpg', size: 3 } as never,
+          },
         }),
       'outputs.p',
     ],
-    ['an If-Match version of 0', (c) => c.updateSessionProgress(server.projectId, { sessionId }, { ifMatchVersion: 0 }), '$'],
-    ['complete without a session id', (c) => c.completeSession(server.projectId, { sessionId: '' }), 'sessionId'],
-    ['abandon with an empty reason', (c) => c.abandonSession(server.projectId, { sessionId, reason: '' }), 'reason'],
-    ['fail without a reason', (c) => c.failSession(server.projectId, { sessionId } as never), 'reason'],
+    [
+      'an If-Match version of 0',
+      (c) => c.updateSessionProgress(server.projectId, { sessionId }, { ifMatchVersion: 0 }),
+      '$',
+    ],
+    [
+      'complete without a session id',
+      (c) => c.completeSession(server.projectId, { sessionId: '' }),
+      'sessionId',
+    ],
+    [
+      'abandon with an empty reason',
+      (c) => c.abandonSession(server.projectId, { sessionId, reason: '' }),
+      'reason',
+    ],
+    [
+      'fail without a reason',
+      (c) => c.failSession(server.projectId, { sessionId } as never),
+      'reason',
+    ],
     ['get with an empty project', (c) => c.getSession('', sessionId), '$'],
     ['list with a limit of 0', (c) => c.listSessions(server.projectId, { limit: 0 }), 'limit'],
   ]
@@ -89,7 +135,9 @@ describe('the server refuses', () => {
     const { sessionId } = await client.createSession(guestSessionInput())
     let deep: Record<string, unknown> = { leaf: true }
     for (let depth = 0; depth < 21; depth += 1) deep = { level: deep }
-    const error = await refusal(client.updateSessionProgress(server.projectId, { sessionId, inputs: deep }))
+    const error = await refusal(
+      client.updateSessionProgress(server.projectId, { sessionId, inputs: deep }),
+    )
     expect(error).toBeInstanceOf(ValidationError)
     expect((await client.getSession(server.projectId, sessionId)).version).toBe(1)
   })
@@ -108,7 +156,9 @@ describe('the server refuses', () => {
     )
     expect(preview).toBeInstanceOf(PermissionDeniedError)
     expect(preview.status).toBe(403)
-    const draft = await refusal(guest().createSession({ ...guestSessionInput(), configSource: 'draft' }))
+    const draft = await refusal(
+      guest().createSession({ ...guestSessionInput(), configSource: 'draft' }),
+    )
     expect(draft).toBeInstanceOf(PermissionDeniedError)
 
     const { sessionId } = await guest().createSession(guestSessionInput())
@@ -136,7 +186,9 @@ describe('the server refuses', () => {
     const session = await refusal(client.getSession(server.projectId, 'no-such-session'))
     expect(session).toBeInstanceOf(NotFoundError)
     expect(session).toMatchObject({ status: 404, details: { resource: 'session' } })
-    const event = await refusal(client.createSession({ ...guestSessionInput(), eventId: 'no-such-event' }))
+    const event = await refusal(
+      client.createSession({ ...guestSessionInput(), eventId: 'no-such-event' }),
+    )
     expect(event).toBeInstanceOf(NotFoundError)
     expect(event.details).toMatchObject({ resource: 'event' })
     const experience = await refusal(
@@ -144,7 +196,8 @@ describe('the server refuses', () => {
     )
     expect(experience.details).toMatchObject({ resource: 'experience' })
     for (const call of [
-      () => client.updateSessionProgress(server.projectId, { sessionId: 'nope', currentStepIndex: 1 }),
+      () =>
+        client.updateSessionProgress(server.projectId, { sessionId: 'nope', currentStepIndex: 1 }),
       () => client.completeSession(server.projectId, { sessionId: 'nope' }),
       () => client.abandonSession(server.projectId, { sessionId: 'nope' }),
       () => client.failSession(server.projectId, { sessionId: 'nope', reason: 'x' }),
@@ -193,7 +246,11 @@ describe('the server refuses', () => {
       }),
     )
     expect(error).toBeInstanceOf(ResourceExhaustedError)
-    expect(error).toMatchObject({ code: 'RESOURCE_EXHAUSTED', status: 413, retryAfterSeconds: null })
+    expect(error).toMatchObject({
+      code: 'RESOURCE_EXHAUSTED',
+      status: 413,
+      retryAfterSeconds: null,
+    })
     expect((await client.getSession(server.projectId, sessionId)).version).toBe(1)
   })
 
@@ -201,7 +258,10 @@ describe('the server refuses', () => {
     // No operation sends a wrong method; the one transport every operation uses meets it here.
     const transport = new Transport({ baseUrl: server.baseUrl, getToken: () => server.ownerToken })
     const error = await refusal(
-      transport.json({ method: 'POST', path: `/v1/projects/${server.projectId}/sessions/some-session` }),
+      transport.json({
+        method: 'POST',
+        path: `/v1/projects/${server.projectId}/sessions/some-session`,
+      }),
     )
     expect(error).toBeInstanceOf(MethodNotAllowedError)
     expect(error).toMatchObject({ code: 'METHOD_NOT_ALLOWED', status: 405 })

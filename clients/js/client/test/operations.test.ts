@@ -99,15 +99,29 @@ describe('operations', () => {
     const client = owner()
     const created = []
     for (let index = 0; index < 3; index += 1) {
-      created.push((await client.createSession({ ...guestSessionInput(), mode: 'preview', configSource: 'draft' })).sessionId)
+      created.push(
+        (
+          await client.createSession({
+            ...guestSessionInput(),
+            mode: 'preview',
+            configSource: 'draft',
+          })
+        ).sessionId,
+      )
     }
     await client.completeSession(server.projectId, { sessionId: created[2] ?? '' })
-    const previews = await client.listSessions(server.projectId, { mode: 'preview', status: 'active', limit: 500 })
+    const previews = await client.listSessions(server.projectId, {
+      mode: 'preview',
+      status: 'active',
+      limit: 500,
+    })
     const ids = previews.items.map((session) => session.id)
     expect(ids).toContain(created[0])
     expect(ids).toContain(created[1])
     expect(ids).not.toContain(created[2])
-    expect(previews.items.every((session) => session.mode === 'preview' && session.status === 'active')).toBe(true)
+    expect(
+      previews.items.every((session) => session.mode === 'preview' && session.status === 'active'),
+    ).toBe(true)
     expect(ids.indexOf(created[1] ?? '')).toBeLessThan(ids.indexOf(created[0] ?? ''))
 
     const firstPage = await client.listSessions(server.projectId, { mode: 'preview', limit: 1 })

@@ -60,7 +60,10 @@ describe('the reporter', () => {
       ['create', () => client.createSession({ ...guestSessionInput(), mode: 'preview' })],
       ['get', () => client.getSession(server.projectId, sessionId)],
       ['list', () => client.listSessions(server.projectId, { cursor: 'not-a-cursor' })],
-      ['update', () => client.updateSessionProgress(server.projectId, { sessionId, currentStepIndex: 1 })],
+      [
+        'update',
+        () => client.updateSessionProgress(server.projectId, { sessionId, currentStepIndex: 1 }),
+      ],
       ['complete', () => client.completeSession(server.projectId, { sessionId })],
       ['abandon', () => client.abandonSession(server.projectId, { sessionId })],
       ['fail', () => client.failSession(server.projectId, { sessionId, reason: 'x' })],

@@ -24,21 +24,54 @@ async function serverAccepts(method: string, path: string, body: unknown): Promi
 }
 
 const progressCases: [string, Record<string, unknown>][] = [
-  ['a good output', { outputs: { p: { mediaAssetId: 'm-1', url: 'https://cdn.example.com/m-1.jpg' } } }],
-  ['an http URL with a port and query', { outputs: { p: { mediaAssetId: 'm', url: 'http://127.0.0.1:9000/a.png?x=1' } } }],
-  ['an upper-case scheme', { outputs: { p: { mediaAssetId: 'm', url: 'HTTPS://cdn.example.com/a.png' } } }],
+  [
+    'a good output',
+    { outputs: { p: { mediaAssetId: 'm-1', url: 'https://cdn.example.com/m-1.jpg' } } },
+  ],
+  [
+    'an http URL with a port and query',
+    { outputs: { p: { mediaAssetId: 'm', url: 'http://127.0.0.1:9000/a.png?x=1' } } },
+  ],
+  [
+    'an upper-case scheme',
+    { outputs: { p: { mediaAssetId: 'm', url: 'HTTPS://cdn.example.com/a.png' } } },
+  ],
   ['a relative URL', { outputs: { p: { mediaAssetId: 'm', url: '/a.png' } } }],
   ['an ftp URL', { outputs: { p: { mediaAssetId: 'm', url: 'ftp://cdn.example.com/a.png' } } }],
   ['a URL without a host', { outputs: { p: { mediaAssetId: 'm', url: 'http:///a.png' } } }],
-  ['a URL with one slash', { outputs: { p: { mediaAssetId: 'm', url: 'http:/cdn.example.com/a.png' } } }],
-  ['a URL with a space', { outputs: { p: { mediaAssetId: 'm', url: 'https://cdn.example.com/a b.png' } } }],
-  ['a URL with a leading space', { outputs: { p: { mediaAssetId: 'm', url: ' https://cdn.example.com/a.png' } } }],
-  ['a URL with a tab', { outputs: { p: { mediaAssetId: 'm', url: 'https://cdn.example.com/a\t.png' } } }],
-  ['an output with another key', { outputs: { p: { mediaAssetId: 'm', url: 'https://c.example.com/a', size: 1 } } }],
+  [
+    'a URL with one slash',
+    { outputs: { p: { mediaAssetId: 'm', url: 'http:/cdn.example.com/a.png' } } },
+  ],
+  [
+    'a URL with a space',
+    { outputs: { p: { mediaAssetId: 'm', url: 'https://cdn.example.com/a b.png' } } },
+  ],
+  [
+    'a URL with a leading space',
+    { outputs: { p: { mediaAssetId: 'm', url: ' https://cdn.example.com/a.png' } } },
+  ],
+  [
+    'a URL with a tab',
+    { outputs: { p: { mediaAssetId: 'm', url: 'https://cdn.example.com/a\t.png' } } },
+  ],
+  [
+    'an output with another key',
+    { outputs: { p: { mediaAssetId: 'm', url: 'https://c.example.com/a', size: 1 } } },
+  ],
   ['an output without a URL', { outputs: { p: { mediaAssetId: 'm' } } }],
-  ['an empty media asset id', { outputs: { p: { mediaAssetId: '', url: 'https://c.example.com/a' } } }],
-  ['a media asset id of 201 characters', { outputs: { p: { mediaAssetId: 'm'.repeat(201), url: 'https://c.example.com/a' } } }],
-  ['a numeric media asset id', { outputs: { p: { mediaAssetId: 7, url: 'https://c.example.com/a' } } }],
+  [
+    'an empty media asset id',
+    { outputs: { p: { mediaAssetId: '', url: 'https://c.example.com/a' } } },
+  ],
+  [
+    'a media asset id of 201 characters',
+    { outputs: { p: { mediaAssetId: 'm'.repeat(201), url: 'https://c.example.com/a' } } },
+  ],
+  [
+    'a numeric media asset id',
+    { outputs: { p: { mediaAssetId: 7, url: 'https://c.example.com/a' } } },
+  ],
   ['an output that is not an object', { outputs: { p: 'https://c.example.com/a' } }],
   ['step 0', { currentStepIndex: 0 }],
   ['step 2^31 - 1', { currentStepIndex: 2 ** 31 - 1 }],

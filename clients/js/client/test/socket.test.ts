@@ -118,9 +118,12 @@ describe('openSocket', () => {
     expect((refusal as { error: unknown } | null)?.error).toBeInstanceOf(PermissionDeniedError)
 
     await guestClient.updateSessionProgress(server.projectId, { sessionId, currentStepIndex: 4 })
-    await waitFor(() => changes.some((session) => session.id === sessionId && session.version === 2), {
-      what: "the member's change",
-    })
+    await waitFor(
+      () => changes.some((session) => session.id === sessionId && session.version === 2),
+      {
+        what: "the member's change",
+      },
+    )
     await waitFor(() => own.versions().includes(2), { what: "the guest's own session" })
     socket.close()
     guestSocket.close()
@@ -194,7 +197,10 @@ describe('a socket across a server restart', () => {
       mode: 'guest' as const,
       configSource: 'published' as const,
     }
-    const sessionIds = [(await client.createSession(input)).sessionId, (await client.createSession(input)).sessionId]
+    const sessionIds = [
+      (await client.createSession(input)).sessionId,
+      (await client.createSession(input)).sessionId,
+    ]
     const socket = client.openSocket()
     const listeners = sessionIds.map((sessionId) => {
       const entry = collector()
@@ -217,7 +223,10 @@ describe('a socket across a server restart', () => {
     const [first, second] = sessionIds as [string, string]
     await waitFor(
       async () => {
-        await client.updateSessionProgress(seeded.projectId, { sessionId: first, inputs: { ping: Date.now() } })
+        await client.updateSessionProgress(seeded.projectId, {
+          sessionId: first,
+          inputs: { ping: Date.now() },
+        })
         return (listeners[0]?.heard.snapshots.length ?? 0) >= 2
       },
       { what: 'a change after the restart', intervalMs: 200 },

@@ -90,7 +90,11 @@ describe('subscribeSession over SSE', () => {
     const recorder = recordingFetch()
     const client = clientWith(token, { fetch: recorder.fetch })
     const { heard, listener } = collector()
-    client.subscribeSession(server.projectId, which === 'own' ? sessionId : 'no-such-session', listener)
+    client.subscribeSession(
+      server.projectId,
+      which === 'own' ? sessionId : 'no-such-session',
+      listener,
+    )
     await waitFor(() => heard.errors.length === 1, { what: 'the refusal' })
     expect(heard.errors[0]?.error).toBeInstanceOf(errorClass)
     expect(heard.errors[0]?.willRetry).toBe(false)
@@ -166,8 +170,16 @@ describe('a subscription across a server restart', () => {
       mode: 'guest',
       configSource: 'published',
     })
-    await writer.updateSessionProgress(projectId, { sessionId, currentStepIndex: 1, inputs: { a: 1 } })
-    await writer.updateSessionProgress(projectId, { sessionId, currentStepIndex: 2, inputs: { b: 2 } })
+    await writer.updateSessionProgress(projectId, {
+      sessionId,
+      currentStepIndex: 1,
+      inputs: { a: 1 },
+    })
+    await writer.updateSessionProgress(projectId, {
+      sessionId,
+      currentStepIndex: 2,
+      inputs: { b: 2 },
+    })
 
     const { heard, listener, versions } = collector()
     subscriber.subscribeSession(projectId, sessionId, listener)
@@ -181,12 +193,20 @@ describe('a subscription across a server restart', () => {
     await waitFor(() => eventRequests.length === 2, { what: 'the reconnect' })
     running = await startServer(seeded.database, running.port)
     // Written while the subscriber is away.
-    await writer.updateSessionProgress(projectId, { sessionId, currentStepIndex: 3, inputs: { c: 3 } })
+    await writer.updateSessionProgress(projectId, {
+      sessionId,
+      currentStepIndex: 3,
+      inputs: { c: 3 },
+    })
     openGate()
     await waitFor(() => heard.snapshots.length === 2, { what: 'the snapshot after the restart' })
     expect(eventRequests[1]?.get('last-event-id')).toBe('3')
     expect(eventRequests[0]?.get('last-event-id')).toBeNull()
-    expect(heard.snapshots[1]).toMatchObject({ version: 4, currentStepIndex: 3, inputs: { a: 1, b: 2, c: 3 } })
+    expect(heard.snapshots[1]).toMatchObject({
+      version: 4,
+      currentStepIndex: 3,
+      inputs: { a: 1, b: 2, c: 3 },
+    })
     expect(tokenCalls).toBeGreaterThanOrEqual(2)
 
     const completed = await writer.completeSession(projectId, { sessionId })

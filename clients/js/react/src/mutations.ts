@@ -29,7 +29,10 @@ export function useCreateSession(): UseMutationResult<
   return useMutation<CreateSessionResult, SessionRuntimeError, CreateSessionInput>({
     mutationFn: (input) => client.createSession(input),
     onSuccess: async (result, input) => {
-      queryClient.setQueryData(sessionKeys.detail(input.projectId, result.sessionId), result.session)
+      queryClient.setQueryData(
+        sessionKeys.detail(input.projectId, result.sessionId),
+        result.session,
+      )
       await queryClient.invalidateQueries({ queryKey: sessionKeys.list(input.projectId) })
     },
   })

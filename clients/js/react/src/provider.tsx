@@ -10,7 +10,15 @@ import {
   type ErrorReporter,
   type SessionRuntimeClient,
 } from '@session-runtime/client'
-import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
+import {
+  createContext,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react'
 
 export interface SessionRuntimeProviderProps {
   /** Where the server is: `"http://127.0.0.1:8000"`. */

@@ -45,7 +45,9 @@ export function useSubscribeSession(
         key,
         session: null,
         isLoading: false,
-        error: new Error('useSubscribeSession needs a projectId: give it to the provider or the hook'),
+        error: new Error(
+          'useSubscribeSession needs a projectId: give it to the provider or the hook',
+        ),
       })
       return undefined
     }

@@ -124,7 +124,11 @@ function useWatchedQueries(sessionId: string, counts: { detail: number; list: nu
 async function watched(sessionId: string, wrapper: Harness['wrapper']) {
   const counts = { detail: 0, list: 0 }
   const rendered = renderHook(() => useWatchedQueries(sessionId, counts), { wrapper })
-  await waitFor(() => expect(rendered.result.current.detail.isSuccess && rendered.result.current.list.isSuccess).toBe(true))
+  await waitFor(() =>
+    expect(rendered.result.current.detail.isSuccess && rendered.result.current.list.isSuccess).toBe(
+      true,
+    ),
+  )
   return rendered
 }
 
@@ -141,50 +145,66 @@ describe('useCreateSession', () => {
     })
     expect(created?.sessionId).toBe(created?.session.id)
     expect(created?.session).toMatchObject({ status: 'active', currentStepIndex: 0, version: 1 })
-    expect(queryClient.getQueryData(sessionKeys.detail(projectId, created?.sessionId ?? ''))).toEqual(created?.session)
+    expect(
+      queryClient.getQueryData(sessionKeys.detail(projectId, created?.sessionId ?? '')),
+    ).toEqual(created?.session)
     await waitFor(() => expect(queries.result.current.counts.list).toBeGreaterThan(listFetches))
     await waitFor(() =>
-      expect(queries.result.current.list.data?.items.map((session) => session.id)).toContain(created?.sessionId),
+      expect(queries.result.current.list.data?.items.map((session) => session.id)).toContain(
+        created?.sessionId,
+      ),
     )
   })
 })
 
 describe('the write hooks', () => {
   const writes = [
-    ['useUpdateSessionProgress', (sessionId: string) => ({ sessionId, currentStepIndex: 2 }), 'active'],
+    [
+      'useUpdateSessionProgress',
+      (sessionId: string) => ({ sessionId, currentStepIndex: 2 }),
+      'active',
+    ],
     ['useCompleteSession', (sessionId: string) => ({ sessionId }), 'completed'],
     ['useAbandonSession', (sessionId: string) => ({ sessionId, reason: 'left' }), 'abandoned'],
   ] as const
 
-  it.each(writes)('%s resolves to nothing and refetches the detail and the list', async (hookName, input, status) => {
-    const { wrapper } = harness()
-    const { sessionId } = await guestClient.createSession(createInput())
-    const queries = await watched(sessionId, wrapper)
-    const before = { ...queries.result.current.counts }
-    const { result } = renderHook(
-      () => {
-        const hooks = {
-          useUpdateSessionProgress: useUpdateSessionProgress(projectId),
-          useCompleteSession: useCompleteSession(projectId),
-          useAbandonSession: useAbandonSession(projectId),
-        }
-        return hooks[hookName]
-      },
-      { wrapper },
-    )
-    let resolved: unknown = 'not yet'
-    await act(async () => {
-      resolved = await (result.current.mutateAsync as (value: unknown) => Promise<void>)(input(sessionId))
-    })
-    expect(resolved).toBeUndefined()
-    await waitFor(() => expect(queries.result.current.detail.data?.version).toBe(2))
-    expect(queries.result.current.detail.data?.status).toBe(status)
-    expect(queries.result.current.counts.detail).toBeGreaterThan(before.detail)
-    await waitFor(() => expect(queries.result.current.counts.list).toBeGreaterThan(before.list))
-    await waitFor(() =>
-      expect(queries.result.current.list.data?.items.find((session) => session.id === sessionId)?.version).toBe(2),
-    )
-  })
+  it.each(writes)(
+    '%s resolves to nothing and refetches the detail and the list',
+    async (hookName, input, status) => {
+      const { wrapper } = harness()
+      const { sessionId } = await guestClient.createSession(createInput())
+      const queries = await watched(sessionId, wrapper)
+      const before = { ...queries.result.current.counts }
+      const { result } = renderHook(
+        () => {
+          const hooks = {
+            useUpdateSessionProgress: useUpdateSessionProgress(projectId),
+            useCompleteSession: useCompleteSession(projectId),
+            useAbandonSession: useAbandonSession(projectId),
+          }
+          return hooks[hookName]
+        },
+        { wrapper },
+      )
+      let resolved: unknown = 'not yet'
+      await act(async () => {
+        resolved = await (result.current.mutateAsync as (value: unknown) => Promise<void>)(
+          input(sessionId),
+        )
+      })
+      expect(resolved).toBeUndefined()
+      await waitFor(() => expect(queries.result.current.detail.data?.version).toBe(2))
+      expect(queries.result.current.detail.data?.status).toBe(status)
+      expect(queries.result.current.counts.detail).toBeGreaterThan(before.detail)
+      await waitFor(() => expect(queries.result.current.counts.list).toBeGreaterThan(before.list))
+      await waitFor(() =>
+        expect(
+          queries.result.current.list.data?.items.find((session) => session.id === sessionId)
+            ?.version,
+        ).toBe(2),
+      )
+    },
+  )
 
   it('a refusal is the mutation error, reported once with its action, and invalidates nothing', async () => {
     const { sessionId } = await guestClient.createSession(createInput())
@@ -196,7 +216,9 @@ describe('the write hooks', () => {
     await waitFor(() => expect(result.current.isError).toBe(true))
     expect(result.current.error).toBeInstanceOf(PermissionDeniedError)
     expect(result.current.error?.code).toBe('PERMISSION_DENIED')
-    expect(reports).toEqual([{ error: result.current.error, tags: { domain: 'session', action: 'complete' } }])
+    expect(reports).toEqual([
+      { error: result.current.error, tags: { domain: 'session', action: 'complete' } },
+    ])
   })
 
   it('a Zod refusal is a VALIDATION_ERROR of the mutation, reported with its action', async () => {
@@ -234,10 +256,16 @@ describe('useSubscribeSession', () => {
       const cached = queryClient.getQueryData<Session>(sessionKeys.detail(projectId, sessionId))
       if (cached !== undefined && seen.at(-1) !== cached.version) seen.push(cached.version)
     })
-    await guestClient.updateSessionProgress(projectId, { sessionId, currentStepIndex: 1, inputs: { name: 'Ada' } })
+    await guestClient.updateSessionProgress(projectId, {
+      sessionId,
+      currentStepIndex: 1,
+      inputs: { name: 'Ada' },
+    })
     await waitFor(() => expect(result.current.session?.version).toBe(2))
     expect(result.current.session?.inputs).toEqual({ name: 'Ada' })
-    expect(queryClient.getQueryData(sessionKeys.detail(projectId, sessionId))).toEqual(result.current.session)
+    expect(queryClient.getQueryData(sessionKeys.detail(projectId, sessionId))).toEqual(
+      result.current.session,
+    )
     await guestClient.completeSession(projectId, { sessionId })
     await waitFor(() => expect(result.current.session?.status).toBe('completed'))
     expect(seen).toEqual([2, 3])
@@ -252,10 +280,13 @@ describe('useSubscribeSession', () => {
     const { wrapper, eventStreams } = harness()
     const first = (await guestClient.createSession(createInput())).sessionId
     const second = (await guestClient.createSession(createInput())).sessionId
-    const { result, rerender } = renderHook(({ id }: { id: string | null }) => useSubscribeSession(id), {
-      wrapper,
-      initialProps: { id: first as string | null },
-    })
+    const { result, rerender } = renderHook(
+      ({ id }: { id: string | null }) => useSubscribeSession(id),
+      {
+        wrapper,
+        initialProps: { id: first as string | null },
+      },
+    )
     await waitFor(() => expect(result.current.session?.id).toBe(first))
     rerender({ id: second })
     // The old session never shows under the new id, even before the new stream answers.
@@ -281,15 +312,20 @@ describe('useSubscribeSession', () => {
     const { result } = renderHook(() => useSubscribeSession('no-such-session'), { wrapper })
     await waitFor(() => expect(result.current.error).toBeInstanceOf(NotFoundError))
     expect(result.current).toMatchObject({ session: null, isLoading: false })
-    expect(reports.map((report) => report.tags)).toEqual([{ domain: 'session', action: 'subscribe' }])
+    expect(reports.map((report) => report.tags)).toEqual([
+      { domain: 'session', action: 'subscribe' },
+    ])
   })
 
   it('takes another project from its options', async () => {
     const { wrapper } = harness()
     const { sessionId } = await guestClient.createSession(createInput())
-    const { result } = renderHook(() => useSubscribeSession(sessionId, { projectId: 'another-project' }), {
-      wrapper,
-    })
+    const { result } = renderHook(
+      () => useSubscribeSession(sessionId, { projectId: 'another-project' }),
+      {
+        wrapper,
+      },
+    )
     await waitFor(() => expect(result.current.error).not.toBeNull())
     expect(result.current.session).toBeNull()
   })
