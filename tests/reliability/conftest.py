@@ -131,10 +131,17 @@ def server_settings(**overrides: Any) -> Settings:
 def settings_environment(settings: Settings) -> dict[str, str]:
     """``settings`` as the ``SESSION_RUNTIME_*`` variables ``serve`` reads."""
     return {
-        f"SESSION_RUNTIME_{name.upper()}": str(value)
+        f"SESSION_RUNTIME_{name.upper()}": _as_variable(value)
         for name, value in settings.model_dump().items()
         if value is not None
     }
+
+
+def _as_variable(value: object) -> str:
+    """A list setting (``cors_origins``) is comma-separated in the environment."""
+    if isinstance(value, list | tuple):
+        return ",".join(str(item) for item in value)
+    return str(value)
 
 
 class ServerProcess:
