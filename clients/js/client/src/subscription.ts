@@ -8,8 +8,9 @@
  * - A lost stream is reopened with `Last-Event-ID: <last version delivered>` after an
  *   exponential backoff with full jitter, calling the token getter again, so a page may refresh
  *   its token in between. The server then sends only what is newer: nothing twice, nothing missed.
- * - 401, 403 and 404 are final (a token or a session that will not change by waiting), as is
- *   `event: end` once the session is final. Other refusals (429, 503) and network losses retry.
+ * - 401, 403, 404 (any 4xx but 408 and 429) are final: a token or a session that will not
+ *   change by waiting. So is `event: end` once the session is final. 429, 5xx and network
+ *   losses retry, a 429 no sooner than its `Retry-After`.
  */
 import { createParser } from 'eventsource-parser'
 import { DEFAULT_RECONNECT, reconnectDelay, type ReconnectOptions } from './backoff'
@@ -37,7 +38,12 @@ export interface SessionListener {
 
 export type Unsubscribe = () => void
 
-const FINAL_STATUSES = new Set([401, 403, 404])
+/** A refusal that waiting will not change: any 4xx but a timeout (408) or a rate limit (429).
+ * In practice 401, 403 and 404. */
+function isFinalRefusal(error: SessionRuntimeError): boolean {
+  const { status } = error
+  return status !== null && status >= 400 && status < 500 && status !== 408 && status !== 429
+}
 
 interface SubscriptionContext {
   transport: Transport
@@ -92,7 +98,7 @@ class SessionEventStream {
       } catch (caught) {
         if (this.isStopped) return
         const error = asSessionRuntimeError(caught)
-        const isFinal = error.status !== null && FINAL_STATUSES.has(error.status)
+        const isFinal = isFinalRefusal(error)
         if (isFinal) reportFailure(this.context.reporter, error, 'subscribe')
         this.listener.onError?.(error, { willRetry: !isFinal })
         if (isFinal) {
@@ -192,7 +198,14 @@ class SessionEventStream {
     if (this.isStopped) return false
     if (this.lastSession !== null && session.version <= this.lastSession.version) return false
     this.lastSession = session
-    this.listener.onSnapshot(session)
+    try {
+      this.listener.onSnapshot(session)
+    } catch (error) {
+      // The listener's own bug: shown as an uncaught error, without ending the subscription.
+      queueMicrotask(() => {
+        throw error
+      })
+    }
     return true
   }
 

@@ -1,8 +1,8 @@
 /**
  * `SessionRuntimeProvider`: one client and one TanStack Query cache for the tree below it. The
- * client is made once per base URL and reporter; the token getter is read through a ref, so a
- * new function on every render (a common way to pass it) neither rebuilds the client nor drops
- * live subscriptions, and the latest getter is always the one called.
+ * client is made once per base URL; the token getter, the reporter and `fetch` are read through
+ * refs, so a new function or object on every render (a common way to pass them) neither
+ * rebuilds the client nor reopens live subscriptions, and the latest one is always used.
  */
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
 import {
@@ -45,20 +45,24 @@ interface SessionRuntimeContextValue {
 const SessionRuntimeContext = createContext<SessionRuntimeContextValue | null>(null)
 
 export function SessionRuntimeProvider(props: SessionRuntimeProviderProps): ReactNode {
-  const { baseUrl, projectId, reporter, fetch: fetchImplementation, children } = props
-  const getTokenRef = useRef(props.getToken)
+  const { baseUrl, projectId, children } = props
+  const latest = useRef(props)
   useEffect(() => {
-    getTokenRef.current = props.getToken
+    latest.current = props
   })
-  const client = useMemo(() => {
-    const options: Parameters<typeof createSessionRuntimeClient>[0] = {
-      baseUrl,
-      getToken: () => getTokenRef.current(),
-    }
-    if (reporter !== undefined) options.reporter = reporter
-    if (fetchImplementation !== undefined) options.fetch = fetchImplementation
-    return createSessionRuntimeClient(options)
-  }, [baseUrl, reporter, fetchImplementation])
+  const client = useMemo(
+    () =>
+      createSessionRuntimeClient({
+        baseUrl,
+        getToken: () => latest.current.getToken(),
+        // Without a reporter, nothing is reported: the call is simply not made.
+        reporter: {
+          captureException: (error, hint) => latest.current.reporter?.captureException(error, hint),
+        },
+        fetch: (input, init) => (latest.current.fetch ?? globalThis.fetch)(input, init),
+      }),
+    [baseUrl],
+  )
   const [ownQueryClient] = useState(() => props.queryClient ?? new QueryClient())
   const queryClient = props.queryClient ?? ownQueryClient
   const value = useMemo(() => ({ client, projectId }), [client, projectId])

@@ -330,3 +330,45 @@ describe('useSubscribeSession', () => {
     expect(result.current.session).toBeNull()
   })
 })
+
+describe('SessionRuntimeProvider', () => {
+  it('a new getToken on every render keeps the stream open and the newest getter is used', async () => {
+    const { sessionId } = await guestClient.createSession(createInput())
+    const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } })
+    queryClients.push(queryClient)
+    const eventStreams: (AbortSignal | null)[] = []
+    const recordingFetch: typeof fetch = (input, init) => {
+      if (String(input).endsWith('/events')) eventStreams.push(init?.signal ?? null)
+      return fetch(input, init)
+    }
+    let token = server.guestToken
+    function Wrapper({ children }: { children: ReactNode }) {
+      return (
+        <SessionRuntimeProvider
+          baseUrl={server.baseUrl}
+          getToken={() => token}
+          projectId={projectId}
+          queryClient={queryClient}
+          fetch={recordingFetch}
+        >
+          {children}
+        </SessionRuntimeProvider>
+      )
+    }
+    const { result, rerender } = renderHook(
+      () => ({ live: useSubscribeSession(sessionId), complete: useCompleteSession(projectId) }),
+      { wrapper: Wrapper },
+    )
+    await waitFor(() => expect(result.current.live.session?.version).toBe(1))
+    token = server.otherGuestToken
+    rerender()
+    rerender()
+    await act(async () => {
+      await result.current.complete.mutateAsync({ sessionId }).catch(() => {})
+    })
+    // The other guest may not complete the first guest's session: the new token was sent.
+    await waitFor(() => expect(result.current.complete.error).toBeInstanceOf(PermissionDeniedError))
+    expect(eventStreams).toHaveLength(1)
+    expect(eventStreams[0]?.aborted).toBe(false)
+  })
+})
