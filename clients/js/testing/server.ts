@@ -116,6 +116,10 @@ export async function freePort(): Promise<number> {
 export interface RunningServer {
   baseUrl: string
   port: number
+  /** Freeze the process (SIGSTOP): connections stay open and nothing answers, as on a dead
+   * network path; `resume()` (SIGCONT) thaws it. */
+  pause(): void
+  resume(): void
   /** Stop the process (SIGTERM: open streams are cut after the server's grace period). */
   stop(): Promise<void>
 }
@@ -144,14 +148,19 @@ async function isHealthy(baseUrl: string): Promise<boolean> {
   }
 }
 
-/** Serve `database` on `port` (a free one when not given) until `stop()`. */
-export async function startServer(database: string, port?: number): Promise<RunningServer> {
+/** Serve `database` on `port` (a free one when not given) until `stop()`; `environment` adds
+ * settings (`SESSION_RUNTIME_HEARTBEAT_SECONDS`, ...). */
+export async function startServer(
+  database: string,
+  port?: number,
+  environment: Record<string, string> = {},
+): Promise<RunningServer> {
   const chosenPort = port ?? (await freePort())
   const baseUrl = `http://127.0.0.1:${chosenPort}`
   const child: ChildProcess = spawn(
     cli,
     ['serve', '--host', '127.0.0.1', '--port', String(chosenPort), '--database', database],
-    { env: serverEnvironment(), stdio: ['ignore', 'ignore', 'pipe'] },
+    { env: { ...serverEnvironment(), ...environment }, stdio: ['ignore', 'ignore', 'pipe'] },
   )
   let errorOutput = ''
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -174,8 +183,11 @@ export async function startServer(database: string, port?: number): Promise<Runn
   return {
     baseUrl,
     port: chosenPort,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGCONT')
       child.kill('SIGTERM')
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000)
       await exited

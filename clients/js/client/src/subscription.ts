@@ -126,16 +126,36 @@ class SessionEventStream {
     const controller = new AbortController()
     this.controller = controller
     if (this.isStopped) controller.abort()
-    const url = transport.url(sessionPath(this.projectId, this.sessionId, 'events'))
-    const response = await transport.send(url, {
-      method: 'GET',
-      headers,
-      signal: controller.signal,
-      cache: 'no-store',
-    })
-    if (!response.ok) throw errorFromText(response, await response.text().catch(() => ''))
-    if (response.body === null) throw new InternalError('the event stream has no body')
+    // Silence for idleTimeoutMs, before the answer or between two chunks, means a dead
+    // connection (the server answers every heartbeat interval, even with nothing to say).
+    let idleTimer: ReturnType<typeof setTimeout> | undefined
+    const armIdleTimer = () => {
+      clearTimeout(idleTimer)
+      idleTimer = setTimeout(() => controller.abort(), this.idleTimeoutMs)
+    }
+    armIdleTimer()
+    try {
+      const url = transport.url(sessionPath(this.projectId, this.sessionId, 'events'))
+      const response = await transport.send(url, {
+        method: 'GET',
+        headers,
+        signal: controller.signal,
+        cache: 'no-store',
+      })
+      if (!response.ok) throw errorFromText(response, await response.text().catch(() => ''))
+      if (response.body === null) throw new InternalError('the event stream has no body')
+      return await this.readEvents(response.body, armIdleTimer)
+    } finally {
+      clearTimeout(idleTimer)
+      controller.abort()
+    }
+  }
 
+  /** Deliver the snapshots of one open stream until it ends, is cut, or breaks the protocol. */
+  private async readEvents(
+    body: NonNullable<Response['body']>,
+    onChunk: () => void,
+  ): Promise<'ended' | 'delivered' | 'nothing'> {
     let hasEnded = false
     let hasDelivered = false
     let failure: SessionRuntimeError | null = null
@@ -159,15 +179,8 @@ class SessionEventStream {
         if (this.deliver(session)) hasDelivered = true
       },
     })
-
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
-    let idleTimer: ReturnType<typeof setTimeout> | undefined
-    const armIdleTimer = () => {
-      clearTimeout(idleTimer)
-      idleTimer = setTimeout(() => controller.abort(), this.idleTimeoutMs)
-    }
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader()
     try {
-      armIdleTimer()
       while (!hasEnded && failure === null && !this.isStopped) {
         let chunk: ReadableStreamReadResult<string>
         try {
@@ -176,12 +189,10 @@ class SessionEventStream {
           throw networkErrorFrom(cause, 'the event stream was cut')
         }
         if (chunk.done) break
-        armIdleTimer()
+        onChunk()
         parser.feed(chunk.value)
       }
     } finally {
-      clearTimeout(idleTimer)
-      controller.abort()
       reader.releaseLock()
     }
     if (failure !== null) throw failure

@@ -252,3 +252,72 @@ describe('a subscription across a server restart', () => {
     unsubscribe()
   })
 })
+
+describe('a subscription whose server falls silent', () => {
+  let seeded: SeededDatabase
+  let running: RunningServer
+
+  beforeAll(async () => {
+    seeded = await seedDatabase()
+    // A heartbeat well inside the subscriber's idle timeout: a healthy stream is never idle.
+    running = await startServer(seeded.database, undefined, {
+      SESSION_RUNTIME_HEARTBEAT_SECONDS: '0.2',
+    })
+  })
+
+  afterAll(async () => {
+    running.resume()
+    await running.stop()
+    removeDirectory(seeded.directory)
+  })
+
+  it('gives up on a stream that sends nothing for idleTimeoutMs and resumes once it answers', async () => {
+    const eventRequests: Headers[] = []
+    const recordingEvents: typeof fetch = (input, init) => {
+      if (String(input).endsWith('/events')) eventRequests.push(new Headers(init?.headers))
+      return fetch(input, init)
+    }
+    const subscriber = createSessionRuntimeClient({
+      baseUrl: running.baseUrl,
+      getToken: () => seeded.guestToken,
+      fetch: recordingEvents,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 200, idleTimeoutMs: 1500 },
+    })
+    const { sessionId } = await subscriber.createSession({
+      projectId: seeded.projectId,
+      eventId: seeded.eventId,
+      experienceId: seeded.experienceId,
+      mode: 'guest',
+      configSource: 'published',
+    })
+    const { heard, listener, versions } = collector()
+    const unsubscribe = subscriber.subscribeSession(seeded.projectId, sessionId, listener)
+    await waitFor(() => heard.snapshots.length === 1, { what: 'the first snapshot' })
+
+    running.pause()
+    // The open stream goes quiet, and so does every new attempt: each is given up in turn.
+    await waitFor(() => eventRequests.length >= 3, { what: 'attempts after the silence' })
+    expect(heard.errors.length).toBeGreaterThanOrEqual(1)
+    expect(heard.errors.every((entry) => entry.willRetry)).toBe(true)
+    running.resume()
+
+    await waitFor(
+      async () => {
+        await subscriber.updateSessionProgress(seeded.projectId, {
+          sessionId,
+          inputs: { at: Date.now() },
+        })
+        return heard.snapshots.length >= 2
+      },
+      { what: 'a change after the server answers again', intervalMs: 300 },
+    )
+    expect(eventRequests.slice(1).every((headers) => headers.get('last-event-id') !== null)).toBe(
+      true,
+    )
+    const seen = versions()
+    for (let index = 1; index < seen.length; index += 1) {
+      expect(seen[index]).toBeGreaterThan(seen[index - 1] ?? 0)
+    }
+    unsubscribe()
+  })
+})
