@@ -166,6 +166,32 @@ def test_a_second_screen_sees_every_step_live(
     assert booth.console_errors == []
 
 
+def test_a_token_never_comes_from_or_goes_into_an_address(
+    browser: Browser,
+    booth_site: str,
+    api: tuple[RunningServer, Seed],
+    booths: list[BoothContext],
+) -> None:
+    server, world = api
+    setup = guest_setup(server, world)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(setup.address(booth_site, token=world.guest))
+    # The ids are taken from the address; the token is not.
+    expect(page.get_by_label("Event id")).to_have_value(world.event_id)
+    expect(page.get_by_label("Guest token")).to_have_value("")
+    context.close()
+
+    booth = open_booth(browser, booth_site, setup)
+    booths.append(booth)
+    start(booth.page)
+    link = booth.page.get_by_role("link", name="Follow this session on another screen")
+    href = link.get_attribute("href") or ""
+    assert "watch=" in href
+    assert world.guest not in href
+    assert world.guest not in booth.page.url
+
+
 def test_a_guest_who_leaves_abandons_the_session(
     browser: Browser,
     booth_site: str,
