@@ -16,12 +16,12 @@ from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
 from ..sweeper import StaleSessionSweeper
-from . import dashboard, reports, routes, websocket
+from . import dashboard, docs, reports, routes, websocket
 from .errors import error_responses, install_error_handlers
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .pipeline import install_pipeline
-from .responses import JSONBytesResponse
+from .responses import JSONBytesResponse, SessionJson
 from .schemas import install_openapi
 from .session_routes import documented_routes
 
@@ -92,17 +92,21 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JSONBytesResponse,
+        docs_url=None,  # served by ``docs``, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.limits = limits = Limits.from_settings(settings)
+    app.state.session_json = session_json = SessionJson()
     install_error_handlers(app)
     app.include_router(documented_routes)  # served by SessionRoutes, ahead of routing
     app.include_router(routes.router)
     app.include_router(reports.router)
     app.include_router(websocket.router)
     app.include_router(dashboard.router)
+    app.include_router(docs.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -134,8 +138,10 @@ def create_app(
             "service": runtime.service,
             "metrics": metrics,
             "limits": limits,
+            "session_json": session_json,
             "max_body_bytes": settings.max_body_bytes,
             "heartbeat_seconds": settings.heartbeat_seconds,
+            "token_cache_seconds": settings.token_cache_seconds,
         },
     )
     install_openapi(app)

@@ -37,7 +37,7 @@ from .errors import error_responses
 from .http import bearer_token, if_match_version, merge_path_field, read_json_chunks
 from .limits import Limits
 from .metrics import Metrics
-from .responses import session_json
+from .responses import SessionJson
 from .schemas import (
     AbandonSessionBody,
     CreateSessionBody,
@@ -66,15 +66,19 @@ class SessionRoutes:
         service: SessionService,
         metrics: Metrics,
         limits: Limits,
+        session_json: SessionJson,
         max_body_bytes: int,
         heartbeat_seconds: float,
+        token_cache_seconds: float,
     ) -> None:
         self.app = app
         self.service = service
         self.metrics = metrics
         self.limits = limits
+        self.session_json = session_json
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
+        self.token_cache_seconds = token_cache_seconds
         handlers: dict[str, Handler] = {
             "create_session": self._create,
             "get_session": self._get,
@@ -112,7 +116,9 @@ class SessionRoutes:
             service=self.service,
             metrics=self.metrics,
             limits=self.limits,
+            session_json=self.session_json,
             heartbeat_seconds=self.heartbeat_seconds,
+            token_cache_seconds=self.token_cache_seconds,
         )
 
     async def _create(
@@ -133,7 +139,8 @@ class SessionRoutes:
         except Exception as exc:
             await _send_error(scope, send, exc)
             return
-        content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), session_json(session))
+        encoded = self.session_json(session)
+        content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), encoded)
         location = f"/v1/projects/{project_id}/sessions/{session.id}".encode()
         headers_out = [(b"etag", b'"%d"' % session.version), (b"location", location)]
         await _send_body(send, 201, content, headers_out)
@@ -147,7 +154,7 @@ class SessionRoutes:
                 principal, params["project_id"], params["session_id"]
             )
 
-        await _answer(scope, send, read)
+        await _answer(scope, send, read, self.session_json)
 
     async def _write(
         self, action: str, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
@@ -155,7 +162,7 @@ class SessionRoutes:
         async def write() -> Session:
             return await self._apply(action, scope, params, _chunks(receive))
 
-        await _answer(scope, send, write)
+        await _answer(scope, send, write, self.session_json)
 
     async def _authenticate(self, headers: dict[bytes, bytes]) -> Principal:
         authorization = headers.get(b"authorization")
@@ -206,14 +213,19 @@ def dispatch_table(
     return list(table.values())
 
 
-async def _answer(scope: Scope, send: Send, operation: Callable[[], Awaitable[Session]]) -> None:
+async def _answer(
+    scope: Scope,
+    send: Send,
+    operation: Callable[[], Awaitable[Session]],
+    session_json: SessionJson,
+) -> None:
     """Run one operation and answer with the session, or with the one error body."""
     try:
         session = await operation()
     except Exception as exc:
         await _send_error(scope, send, exc)
         return
-    await send_session(send, session)
+    await send_session(send, session, session_json(session))
 
 
 async def _send_error(scope: Scope, send: Send, exc: Exception) -> None:
@@ -257,8 +269,8 @@ async def send_json(
     await _send_body(send, status, orjson.dumps(content), headers or [])
 
 
-async def send_session(send: Send, session: Session) -> None:
-    await _send_body(send, 200, session_json(session), [(b"etag", b'"%d"' % session.version)])
+async def send_session(send: Send, session: Session, body: bytes) -> None:
+    await _send_body(send, 200, body, [(b"etag", b'"%d"' % session.version)])
 
 
 async def _send_body(
@@ -307,7 +319,7 @@ _SSE_EVENT: dict[str, Any] = {
     "required": ["event", "data"],
     "properties": {
         "id": {"type": "string", "description": "The session's version."},
-        "event": {"type": "string", "enum": ["snapshot", "end"]},
+        "event": {"type": "string", "enum": ["snapshot", "end", "error"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
@@ -394,7 +406,8 @@ async def fail_session(project_id: str, session_id: str, if_match: str | None = 
     responses={
         200: {
             "description": "`event: snapshot` (`id:` = version) now and on each change, then "
-            "`event: end` once the session is final; a comment line when quiet.",
+            "`event: end` once the session is final, or `event: error` (the error body) once "
+            "the token is no longer valid; a comment line when quiet.",
             "content": {"text/event-stream": {"schema": _SSE_EVENT}},
         },
         **_json_errors(*_READ),

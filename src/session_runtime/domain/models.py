@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, St
 from pydantic.alias_generators import to_camel
 from typing_extensions import TypedDict
 
+from .limits import NUL_MESSAGE, holds_nul
 from .state import SessionStatus
 
 __all__ = [
@@ -71,9 +72,8 @@ Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
 def _refuse_nul(text: str) -> str:
-    # PostgreSQL's text cannot hold U+0000: every store refuses it, so data can move between them.
-    if "\x00" in text:
-        raise ValueError("must not contain the NUL character (U+0000)")
+    if holds_nul(text):
+        raise ValueError(NUL_MESSAGE)
     return text
 
 
