@@ -96,7 +96,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** List Events */
+        /**
+         * List Events
+         * @description The project's events, oldest first.
+         */
         get: operations["list_events_v1_projects__project_id__events_get"];
         put?: never;
         post?: never;
@@ -113,7 +116,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** List Experiences */
+        /**
+         * List Experiences
+         * @description The project's experiences, oldest first: what a session runs.
+         */
         get: operations["list_experiences_v1_projects__project_id__experiences_get"];
         put?: never;
         post?: never;
@@ -519,6 +525,7 @@ export type components = {
         };
         /**
          * SessionStatus
+         * @description Where a session stands; every status but ``active`` is final.
          * @enum {string}
          */
         SessionStatus: "active" | "completed" | "abandoned" | "error";
@@ -1608,7 +1615,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `event: snapshot` (`id:` = version) now and on each change, then `event: end` once the session is final; a comment line when quiet. */
+            /** @description `event: snapshot` (`id:` = version) now and on each change, then `event: end` once the session is final, or `event: error` (the error body) once the token is no longer valid; a comment line when quiet. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1617,7 +1624,7 @@ export interface operations {
                     "text/event-stream": {
                         data: string;
                         /** @enum {string} */
-                        event: "snapshot" | "end";
+                        event: "snapshot" | "end" | "error";
                         /** @description The session's version. */
                         id?: string;
                     };
