@@ -124,12 +124,20 @@ class MultiplexedSocket implements SessionSocket {
     try {
       token = await this.context.authorizationToken()
     } catch (error) {
-      this.failAll(error as SessionRuntimeError)
+      // As for SSE: a getter that fails now may succeed later (a token being refreshed).
+      if (!this.isClosed) this.scheduleReconnect(error as SessionRuntimeError)
       return
     }
     if (this.isClosed) return
     const WebSocketClass = this.context.WebSocket as typeof WebSocket
-    const socket = new WebSocketClass(url)
+    let socket: WebSocket
+    try {
+      socket = new WebSocketClass(url)
+    } catch (cause) {
+      // A URL the WebSocket refuses (or a page policy that forbids it): waiting will not help.
+      this.failAll(new NetworkError(`cannot open a WebSocket to ${url}`, { cause }))
+      return
+    }
     this.socket = socket
     socket.onopen = () => {
       socket.send(JSON.stringify({ type: 'auth', token: token ?? '' }))
@@ -191,8 +199,9 @@ class MultiplexedSocket implements SessionSocket {
     this.scheduleReconnect()
   }
 
-  private scheduleReconnect(): void {
-    const lost = new NetworkError('the WebSocket connection was lost; reconnecting')
+  private scheduleReconnect(
+    lost: SessionRuntimeError = new NetworkError('the WebSocket connection was lost; reconnecting'),
+  ): void {
     for (const subscription of this.subscriptions.values()) {
       subscription.listener.onError?.(lost, { willRetry: true })
     }
