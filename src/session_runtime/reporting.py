@@ -156,7 +156,7 @@ class ReportingOperations:
                     self.context.feed.publish(session)
                     swept.append(session)
             if swept:
-                logger.info("abandoned %d stale sessions (%s)", len(swept), reason)
+                logger.info("stale sessions abandoned: %d (%s)", len(swept), reason)
             return swept
 
     async def purge_sessions(
@@ -180,9 +180,9 @@ class ReportingOperations:
             )
             counts = await self.context.store.purge_sessions(query, dry_run=dry_run)
             logger.info(
-                "%s %d sessions last updated before %s",
-                "would delete" if dry_run else "deleted",
-                sum(count.count for count in counts),
+                "sessions last updated before %s %s: %d",
                 query.updated_before.isoformat(),
+                "to delete" if dry_run else "deleted",
+                sum(count.count for count in counts),
             )
             return counts

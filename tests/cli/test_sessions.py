@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -224,3 +225,41 @@ def test_watch_an_unknown_session(cli: Cli, demo: DemoDatabase) -> None:
     error = cli.fails("sessions", "watch", "-p", demo.project_id, "nope", "-d", demo.path)
 
     assert error == "error: NOT_FOUND: session 'nope' not found"
+
+
+def test_watch_shows_every_input_key_each_value_cut_short(cli: Cli, demo: DemoDatabase) -> None:
+    [session] = seed_sessions(demo, 2)[1:]
+    inputs = {"story": "once upon a time " * 20, "name": "Ada", "mood": "happy", "age": 36}
+
+    async def write(service: Any) -> None:
+        await service.update_session_progress(
+            SYSTEM, demo.project_id, {"sessionId": session.id, "inputs": inputs}
+        )
+        await service.complete_session(SYSTEM, demo.project_id, session.id)
+
+    on_service(demo.path, write)
+    output = cli.ok("sessions", "watch", "-p", demo.project_id, session.id, "-d", demo.path)
+
+    last = output.stdout.splitlines()[-1]
+    assert 'inputs: story="once upon a time once upon a time once…, name="Ada", ' in last
+    assert last.endswith('mood="happy", age=36')
+
+
+def test_watch_counts_the_keys_that_do_not_fit_the_line(cli: Cli, demo: DemoDatabase) -> None:
+    [session] = seed_sessions(demo, 2)[1:]
+    inputs = {f"answer{index:02}": "x" * 30 for index in range(20)}
+
+    async def write(service: Any) -> None:
+        await service.update_session_progress(
+            SYSTEM, demo.project_id, {"sessionId": session.id, "inputs": inputs}
+        )
+        await service.complete_session(SYSTEM, demo.project_id, session.id)
+
+    on_service(demo.path, write)
+    output = cli.ok("sessions", "watch", "-p", demo.project_id, session.id, "-d", demo.path)
+
+    last = output.stdout.splitlines()[-1]
+    assert len(last) <= 200  # the width of piped output
+    assert 'answer00="' in last and 'answer01="' in last
+    shown = last.count("answer")
+    assert last.endswith(f", +{20 - shown} more")

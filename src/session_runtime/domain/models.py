@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, St
 from pydantic.alias_generators import to_camel
 from typing_extensions import TypedDict
 
+from .ids import MAX_ID_LENGTH, ChosenId
 from .limits import NUL_MESSAGE, holds_nul
 from .state import SessionStatus
 
@@ -40,7 +41,6 @@ __all__ = [
     "UpdateSessionProgressInput",
 ]
 
-MAX_ID_LENGTH = 128
 MAX_REASON_LENGTH = 500
 MAX_NAME_LENGTH = 200
 
@@ -226,16 +226,16 @@ class ListSessionsInput(_Model):
 
 class CreateProjectInput(_Model):
     name: Name
-    id: Identifier | None = None
+    id: ChosenId | None = None
 
 
 class CreateEventInput(_Model):
     project_id: Identifier
     name: Name
-    id: Identifier | None = None
+    id: ChosenId | None = None
 
 
 class CreateExperienceInput(_Model):
     project_id: Identifier
     name: Name
-    id: Identifier | None = None
+    id: ChosenId | None = None

@@ -324,23 +324,26 @@ class PostgresStore(CatalogParts):
         sql, params = session_page_sql(query, numbered)
         return [session_from_row(row) for row in await self._fetch(sql, *params)]
 
-    async def sessions_changed_since(
-        self, project_ids: list[str], since: datetime
+    async def sessions_changed_after(
+        self, project_id: str, after: tuple[int, str], limit: int
     ) -> list[Session]:
-        """The sessions of these projects written at or after ``since``, oldest change first.
+        """One page of the project's sessions written after ``after``, oldest change first.
 
-        For a change listener that lost its connection: the notices sent meanwhile are gone,
-        so it asks the table instead.
+        ``after`` is a position in the order of changes, ``(updated_at in microseconds, id)``,
+        and the page goes on from there by keyset in the ``sessions_by_change`` index, so a
+        listener that lost its connection reads what it missed a bounded page at a time.
         """
-        storable = [project_id for project_id in project_ids if not holds_nul(project_id)]
-        if not storable:
+        if holds_nul(project_id, after[1]):
             self._check_open()
             return []
         rows = await self._fetch(
             f"SELECT {SESSION_COLUMNS} FROM sessions "
-            "WHERE project_id = ANY($1::text[]) AND updated_at >= $2 ORDER BY updated_at, id",
-            storable,
-            to_micros(since),
+            "WHERE project_id = $1 AND (updated_at, id) > ($2, $3) "
+            "ORDER BY updated_at, id LIMIT $4",
+            project_id,
+            after[0],
+            after[1],
+            limit,
         )
         return [session_from_row(row) for row in rows]
 

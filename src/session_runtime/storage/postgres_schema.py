@@ -1,6 +1,7 @@
 """The PostgreSQL schema, versioned in a ``schema_migrations`` table and upgraded in place.
 
-It mirrors ``sqlite_schema`` step by step, so both stores hold the same data the same way:
+It mirrors ``sqlite_schema`` step by step (step 4, for the change listener, is PostgreSQL's
+own), so both stores hold the same data the same way:
 timestamps are whole microseconds in ``bigint`` columns, which keeps list cursors identical.
 ``inputs`` and ``outputs`` are ``json``: the text the store encoded, kept as written.
 ``jsonb`` would re-parse every document on every write and turn numbers into decimals (a large
@@ -117,6 +118,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 3: the funnel, the stale-session sweeper and retention.
     REPORTING_INDEXES,
+    # 4 (PostgreSQL's own): a change listener that lost its connection reads what a project
+    # missed by keyset on (updated_at, id), a page at a time, in this index's order.
+    ("CREATE INDEX sessions_by_change ON sessions (project_id, updated_at, id)",),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
