@@ -100,6 +100,29 @@ export async function seedDatabase(): Promise<SeededDatabase> {
   }
 }
 
+/** A new guest token of `projectId` in `database`: `{tokenId, token}`. */
+export async function createGuestToken(
+  database: string,
+  projectId: string,
+): Promise<{ tokenId: string; token: string }> {
+  const created = await runCli([
+    'tokens',
+    'create',
+    '--project',
+    projectId,
+    '--guest',
+    '--database',
+    database,
+    '--json',
+  ])
+  return { tokenId: field(created, 'tokenId'), token: field(created, 'token') }
+}
+
+/** Revoke a token at once (a server notices within its token cache time). */
+export async function revokeToken(database: string, tokenId: string): Promise<void> {
+  await runCli(['tokens', 'revoke', tokenId, '--database', database, '--json'])
+}
+
 /** A port nobody listens on right now. */
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {

@@ -10,7 +10,8 @@
  *   its token in between. The server then sends only what is newer: nothing twice, nothing missed.
  * - 401, 403, 404 (any 4xx but 408 and 429) are final: a token or a session that will not
  *   change by waiting. So is `event: end` once the session is final. 429, 5xx and network
- *   losses retry, a 429 no sooner than its `Retry-After`.
+ *   losses retry, a 429 no sooner than its `Retry-After`. An `event: error` (the server's
+ *   error body, sent when the token lapses mid-stream) is a refusal like the others.
  */
 import { createParser } from 'eventsource-parser'
 import { DEFAULT_RECONNECT, reconnectDelay, type ReconnectOptions } from './backoff'
@@ -19,6 +20,7 @@ import {
   NetworkError,
   ResourceExhaustedError,
   SessionRuntimeError,
+  errorFromResponse,
   networkErrorFrom,
 } from './errors'
 import { reportFailure, type ErrorReporter } from './reporter'
@@ -166,6 +168,11 @@ class SessionEventStream {
           hasEnded = true
           return
         }
+        if (event.event === 'error') {
+          // The server ends the stream this way when the token lapses (it was revoked).
+          failure = errorFromResponse(null, parseJson(event.data))
+          return
+        }
         if (event.event !== undefined && event.event !== 'snapshot') return
         let session: Session
         try {
@@ -232,6 +239,14 @@ class SessionEventStream {
         done()
       }
     })
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return null
   }
 }
 

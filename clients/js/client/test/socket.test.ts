@@ -12,7 +12,9 @@ import {
   type SessionRuntimeError,
 } from '../src'
 import {
+  createGuestToken,
   removeDirectory,
+  revokeToken,
   seedDatabase,
   startServer,
   waitFor,
@@ -148,6 +150,29 @@ describe('openSocket', () => {
       expect(entry.heard.errors[0]?.willRetry).toBe(false)
     }
     expect(tokenCalls).toBe(1)
+    socket.close()
+  })
+
+  it('a token revoked while subscribed ends every subscription with UNAUTHENTICATED', async () => {
+    const { tokenId, token } = await createGuestToken(server.database, server.projectId)
+    let tokenCalls = 0
+    const client = socketClient(server.baseUrl, () => {
+      tokenCalls += 1
+      return token
+    })
+    const { sessionId } = await client.createSession(guestSessionInput())
+    tokenCalls = 0
+    const socket = client.openSocket()
+    const live = collector()
+    socket.subscribeSession(server.projectId, sessionId, live.listener)
+    await waitFor(() => live.heard.snapshots.length === 1, { what: 'the first snapshot' })
+    await revokeToken(server.database, tokenId)
+    await waitFor(() => live.heard.errors.length === 1, { what: 'the refusal' })
+    expect(live.heard.errors[0]?.error).toBeInstanceOf(UnauthenticatedError)
+    expect(live.heard.errors[0]?.willRetry).toBe(false)
+    // Told once, over the open connection: no reconnect with the revoked token.
+    expect(tokenCalls).toBe(1)
+    expect(live.heard.errors).toHaveLength(1)
     socket.close()
   })
 

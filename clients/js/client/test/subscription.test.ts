@@ -12,7 +12,9 @@ import {
   type SessionRuntimeError,
 } from '../src'
 import {
+  createGuestToken,
   removeDirectory,
+  revokeToken,
   seedDatabase,
   startServer,
   waitFor,
@@ -103,6 +105,22 @@ describe('subscribeSession over SSE', () => {
     await guest().getSession(server.projectId, sessionId)
     expect(recorder.requests).toHaveLength(1)
     expect(heard.snapshots).toEqual([])
+  })
+
+  it('a token revoked mid-stream ends it with UNAUTHENTICATED (event: error), not retried', async () => {
+    const { tokenId, token } = await createGuestToken(server.database, server.projectId)
+    const recorder = recordingFetch()
+    const client = clientWith(token, { fetch: recorder.fetch })
+    const { sessionId } = await client.createSession(guestSessionInput())
+    const { heard, listener } = collector()
+    client.subscribeSession(server.projectId, sessionId, listener)
+    await waitFor(() => heard.snapshots.length === 1, { what: 'the first snapshot' })
+    await revokeToken(server.database, tokenId)
+    await waitFor(() => heard.errors.length === 1, { what: 'the end of the stream' })
+    expect(heard.errors[0]?.error).toBeInstanceOf(UnauthenticatedError)
+    expect(heard.errors[0]?.willRetry).toBe(false)
+    // One stream, told why it ended: no second request to learn it.
+    expect(recorder.requests.filter((request) => request.url.endsWith('/events'))).toHaveLength(1)
   })
 
   it('unsubscribing closes the stream and delivers nothing more', async () => {
