@@ -160,6 +160,7 @@ class Follower:
     def __init__(self, url: str, headers: dict[str, str]) -> None:
         self.snapshots: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
         self.latest: dict[str, Any] | None = None
+        self._taken: list[tuple[float, dict[str, Any]]] = []
         self._client = httpx.Client(timeout=httpx.Timeout(5, read=30))
         self._thread = threading.Thread(target=self._follow, args=(url, headers), daemon=True)
         self._thread.start()
@@ -176,10 +177,18 @@ class Follower:
             pass
 
     def wait_for_version(self, version: int, timeout: float) -> float:
-        """When a snapshot at ``version`` or later arrived (monotonic seconds)."""
+        """When a snapshot at ``version`` or later arrived (monotonic seconds).
+
+        A snapshot an earlier wait already took counts too: a stream opened late starts at a
+        later version, which satisfies every wait up to it."""
+        for arrived, session in self._taken:
+            if session["version"] >= version:
+                return arrived
         deadline = time.monotonic() + timeout
         while True:
-            arrived, session = self.snapshots.get(timeout=max(0.0, deadline - time.monotonic()))
+            taken = self.snapshots.get(timeout=max(0.0, deadline - time.monotonic()))
+            self._taken.append(taken)
+            arrived, session = taken
             if session["version"] >= version:
                 return arrived
 
