@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATABASE ?= var/session-runtime.db
 
-.PHONY: install serve test lint pytest bench reliability clean postgres chromium
+.PHONY: install serve test lint js pytest bench reliability clean postgres chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,10 +51,25 @@ chromium:
 	  fi; \
 	fi
 
+# The browser clients and the example app (npm workspaces, one lockfile): installed from the
+# lockfile when node_modules is missing or older than it (npm rewrites its own copy,
+# node_modules/.package-lock.json, on every install). check:types runs the server's Python to
+# compare the generated TypeScript types with /openapi.json. The example's build is what the
+# browser tests serve, so `make test` runs this before pytest.
+node_modules/.package-lock.json: package-lock.json
+	npm ci
+	touch $@
+
+js: $(STAMP) node_modules/.package-lock.json
+	npm run check:types
+	npm run typecheck
+	npm test
+	npm run build -w examples/photo-booth
+
 pytest: $(STAMP) postgres chromium
 	$(BIN)/pytest
 
-test: lint pytest
+test: lint js pytest
 
 bench: $(STAMP) postgres
 	$(BIN)/python bench/store.py
@@ -72,4 +87,5 @@ reliability: $(STAMP) postgres
 	  $(BIN)/pytest tests/reliability --timeout=1800
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis node_modules \
+	  examples/photo-booth/dist

@@ -58,9 +58,17 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    settings: Settings, *, port: int = 0, app: FastAPI | None = None
+    settings: Settings,
+    *,
+    port: int = 0,
+    app: FastAPI | None = None,
+    graceful_shutdown_seconds: int | None = None,
 ) -> Iterator[RunningServer]:
-    """Start ``create_app(settings)`` on 127.0.0.1 and stop it afterwards."""
+    """Start ``create_app(settings)`` on 127.0.0.1 and stop it afterwards.
+
+    An SSE stream never ends by itself: a test that stops a server its clients stream from
+    passes ``graceful_shutdown_seconds`` so the stop cuts them instead of waiting for them.
+    """
     app = app or create_app(settings)
     config = uvicorn.Config(
         app,
@@ -70,6 +78,7 @@ def running_server(
         ws_max_size=transport_max_bytes(settings.ws_max_message_bytes),
         proxy_headers=False,  # as serve: the app reads X-Forwarded-For only from trusted proxies
         lifespan="on",
+        timeout_graceful_shutdown=graceful_shutdown_seconds,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
