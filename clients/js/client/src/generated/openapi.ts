@@ -52,6 +52,40 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/join/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Join by a link: a fresh anonymous guest identity (no token needed) */
+        post: operations["join_v1_join__code__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/join/{code}/qr.{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A join link's QR code, as SVG or PNG (no token: the code is the key) */
+        get: operations["join_link_qr_v1_join__code__qr__kind__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -61,6 +95,24 @@ export type paths = {
         };
         /** Who the token stands for */
         get: operations["who_am_i_v1_me_get"];
+        put?: never;
+        post?: never;
+        /** A guest erases itself: its sessions, their share links, its token */
+        delete: operations["erase_me_v1_me_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's own sessions, active first, then newest first (resume) */
+        get: operations["my_sessions_v1_me_sessions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -123,6 +175,58 @@ export type paths = {
         get: operations["list_experiences_v1_projects__project_id__experiences_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project_id}/guests/{guest_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Erase one guest (owners): its sessions, their share links, its token */
+        delete: operations["erase_guest_v1_projects__project_id__guests__guest_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project_id}/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's join links, with how many guests joined by each */
+        get: operations["list_join_links_v1_projects__project_id__links_get"];
+        put?: never;
+        /** Create a join link (optionally for one event, expiring, capped) */
+        post: operations["create_join_link_v1_projects__project_id__links_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project_id}/links/{link_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke a join link: no new guests; those who joined keep going */
+        post: operations["revoke_join_link_v1_projects__project_id__links__link_id__revoke_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -280,6 +384,41 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{project_id}/sessions/{session_id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A session's share links (their codes are never shown again) */
+        get: operations["list_share_links_v1_projects__project_id__sessions__session_id__shares_get"];
+        put?: never;
+        /** Share a completed session's outputs by a public, expiring link */
+        post: operations["create_share_link_v1_projects__project_id__sessions__session_id__shares_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project_id}/sessions/{session_id}/shares/{share_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke a share link: it stops working at once */
+        post: operations["revoke_share_link_v1_projects__project_id__sessions__session_id__shares__share_id__revoke_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{project_id}/stats": {
         parameters: {
             query?: never;
@@ -294,6 +433,23 @@ export type paths = {
          *     (previews are not analytics).
          */
         get: operations["session_stats_v1_projects__project_id__stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shares/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a share link shows, as JSON: the outputs only (no token: the code is the key) */
+        get: operations["shared_result_v1_shares__code__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -323,6 +479,62 @@ export type components = {
          */
         ConfigSource: "draft" | "published";
         /**
+         * CreatedShareLink
+         * @description A new share link; ``url`` (the page) and ``jsonUrl`` carry its code, shown only now.
+         */
+        CreatedShareLink: {
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Createdby */
+            createdBy: string;
+            /**
+             * Expiresat
+             * Format: date-time
+             */
+            expiresAt: string;
+            /** Id */
+            id: string;
+            /** Jsonurl */
+            jsonUrl: string;
+            /** Projectid */
+            projectId: string;
+            /** Revokedat */
+            revokedAt: string | null;
+            /** Sessionid */
+            sessionId: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * CreateJoinLinkInput
+         * @description ``POST /v1/projects/{p}/links``: every field optional.
+         */
+        CreateJoinLinkInput: {
+            /**
+             * Eventid
+             * @default null
+             */
+            eventId?: string | null;
+            /**
+             * Expiresinseconds
+             * @default null
+             */
+            expiresInSeconds?: number | null;
+            /**
+             * Label
+             * @default null
+             */
+            label?: string | null;
+            /**
+             * Maxguests
+             * @default null
+             */
+            maxGuests?: number | null;
+        };
+        /**
          * CreateSessionBody
          * @description Start a session. ``projectId`` comes from the URL (the body may repeat it).
          */
@@ -338,12 +550,43 @@ export type components = {
              * @default null
              */
             projectId?: string | null;
+            /**
+             * Sessionid
+             * @default null
+             */
+            sessionId?: string | null;
         };
         /** CreateSessionResponse */
         CreateSessionResponse: {
             session: components["schemas"]["Session"];
             /** Sessionid */
             sessionId: string;
+        };
+        /**
+         * CreateShareLinkInput
+         * @description ``POST .../sessions/{s}/shares``: how long the link lives (the server's default if
+         *     omitted).
+         */
+        CreateShareLinkInput: {
+            /**
+             * Expiresinseconds
+             * @default null
+             */
+            expiresInSeconds?: number | null;
+        };
+        /**
+         * ErasureView
+         * @description What erasing a guest removed.
+         */
+        ErasureView: {
+            /** Guestid */
+            guestId: string;
+            /** Sessions */
+            sessions: number;
+            /** Sharelinks */
+            shareLinks: number;
+            /** Tokens */
+            tokens: number;
         };
         /**
          * ErrorBody
@@ -422,6 +665,67 @@ export type components = {
             /** Reason */
             reason: string;
         };
+        /** JoinLinkList */
+        JoinLinkList: {
+            /** Items */
+            items: components["schemas"]["JoinLinkView"][];
+        };
+        /**
+         * JoinLinkView
+         * @description A join link: ``url`` is what its QR code carries; ``joinedCount`` how many joined.
+         */
+        JoinLinkView: {
+            /** Code */
+            code: string;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Createdby */
+            createdBy: string;
+            /** Eventid */
+            eventId: string | null;
+            /** Expiresat */
+            expiresAt: string | null;
+            /** Id */
+            id: string;
+            /** Joinedcount */
+            joinedCount: number;
+            /** Label */
+            label: string | null;
+            /** Maxguests */
+            maxGuests: number | null;
+            /** Projectid */
+            projectId: string;
+            /** Qrpngurl */
+            qrPngUrl: string;
+            /** Qrsvgurl */
+            qrSvgUrl: string;
+            /** Revokedat */
+            revokedAt: string | null;
+            /** Url */
+            url: string;
+        };
+        /**
+         * JoinResponse
+         * @description A fresh guest: keep ``token`` (shown once); ``guestId`` is its sessions' ``createdBy``.
+         */
+        JoinResponse: {
+            /** Eventid */
+            eventId: string | null;
+            /**
+             * Expiresat
+             * Format: date-time
+             */
+            expiresAt: string;
+            /** Guestid */
+            guestId: string;
+            /** Projectid */
+            projectId: string;
+            /** Token */
+            token: string;
+        };
         /**
          * MediaReference
          * @description A produced media asset: ``{"mediaAssetId": "...", "url": "https://..."}``; no other keys.
@@ -437,6 +741,14 @@ export type components = {
          * @enum {string}
          */
         Mode: "preview" | "guest";
+        /**
+         * OwnSessions
+         * @description The caller's own sessions: active first, then newest first.
+         */
+        OwnSessions: {
+            /** Items */
+            items: components["schemas"]["Session"][];
+        };
         /** Project */
         Project: {
             /**
@@ -529,6 +841,51 @@ export type components = {
          * @enum {string}
          */
         SessionStatus: "active" | "completed" | "abandoned" | "error";
+        /**
+         * SharedResultView
+         * @description What a share link shows: the session's outputs (media and their links), nothing else.
+         */
+        SharedResultView: {
+            /** Completedat */
+            completedAt: string | null;
+            /**
+             * Expiresat
+             * Format: date-time
+             */
+            expiresAt: string;
+            /** Outputs */
+            outputs: {
+                [key: string]: unknown;
+            };
+        };
+        /** ShareLinkList */
+        ShareLinkList: {
+            /** Items */
+            items: components["schemas"]["ShareLinkView"][];
+        };
+        /** ShareLinkView */
+        ShareLinkView: {
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Createdby */
+            createdBy: string;
+            /**
+             * Expiresat
+             * Format: date-time
+             */
+            expiresAt: string;
+            /** Id */
+            id: string;
+            /** Projectid */
+            projectId: string;
+            /** Revokedat */
+            revokedAt: string | null;
+            /** Sessionid */
+            sessionId: string;
+        };
         /** StatusCounts */
         StatusCounts: {
             /**
@@ -685,6 +1042,125 @@ export interface operations {
             };
         };
     };
+    join_v1_join__code__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinResponse"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FAILED_PRECONDITION */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED: too many joins from this address or by this link */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    join_link_qr_v1_join__code__qr__kind__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description QR code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "image/png": unknown;
+                    "image/svg+xml": unknown;
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     who_am_i_v1_me_get: {
         parameters: {
             query?: never;
@@ -714,6 +1190,138 @@ export interface operations {
             };
             /** @description PERMISSION_DENIED */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    erase_me_v1_me_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureView"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_sessions_v1_me_sessions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnSessions"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -949,6 +1557,325 @@ export interface operations {
             };
         };
     };
+    erase_guest_v1_projects__project_id__guests__guest_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                guest_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureView"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_join_links_v1_projects__project_id__links_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinLinkList"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_join_link_v1_projects__project_id__links_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateJoinLinkInput"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinLinkView"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FAILED_PRECONDITION */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_join_link_v1_projects__project_id__links__link_id__revoke_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                link_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinLinkView"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_sessions_v1_projects__project_id__sessions_get: {
         parameters: {
             query?: {
@@ -1035,7 +1962,10 @@ export interface operations {
     create_session_v1_projects__project_id__sessions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 project_id: string;
             };
@@ -1047,9 +1977,28 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description A create naming a `sessionId` this caller already created with the same body: the session, as it is now (nothing was written). */
+            200: {
+                headers: {
+                    /** @description Its version. */
+                    ETag?: string;
+                    /** @description Its URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateSessionResponse"];
+                };
+            };
+            /** @description The session was created. */
             201: {
                 headers: {
+                    /** @description Its version: 1. */
+                    ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
+                    /** @description Its URL. */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1230,6 +2179,8 @@ export interface operations {
                 headers: {
                     /** @description The session's version. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1296,6 +2247,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
                 /** @description Write only if the session is at this version (`"3"`); else 409. */
                 "If-Match"?: string | null;
             };
@@ -1316,6 +2269,8 @@ export interface operations {
                 headers: {
                     /** @description The session's version. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1400,6 +2355,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
                 /** @description Write only if the session is at this version (`"3"`); else 409. */
                 "If-Match"?: string | null;
             };
@@ -1420,6 +2377,8 @@ export interface operations {
                 headers: {
                     /** @description The session's version. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1504,6 +2463,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
                 /** @description Write only if the session is at this version (`"3"`); else 409. */
                 "If-Match"?: string | null;
             };
@@ -1520,6 +2481,8 @@ export interface operations {
                 headers: {
                     /** @description The session's version. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1690,6 +2653,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
                 /** @description Write only if the session is at this version (`"3"`); else 409. */
                 "If-Match"?: string | null;
             };
@@ -1710,6 +2675,8 @@ export interface operations {
                 headers: {
                     /** @description The session's version. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1762,6 +2729,251 @@ export interface operations {
                 };
             };
             /** @description VALIDATION_ERROR */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_share_links_v1_projects__project_id__sessions__session_id__shares_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareLinkList"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_share_link_v1_projects__project_id__sessions__session_id__shares_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateShareLinkInput"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedShareLink"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FAILED_PRECONDITION */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RESOURCE_EXHAUSTED (rate) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_share_link_v1_projects__project_id__sessions__session_id__shares__share_id__revoke_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                session_id: string;
+                share_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareLinkView"];
+                };
+            };
+            /** @description UNAUTHENTICATED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PERMISSION_DENIED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1856,6 +3068,55 @@ export interface operations {
             };
             /** @description RESOURCE_EXHAUSTED (rate) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    shared_result_v1_shares__code__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedResultView"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
