@@ -69,14 +69,19 @@ def generate() -> str:
 
 
 def _formatted(text: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(GENERATED), "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
+    """``text`` with its imports sorted (renames change their order) and formatted by ruff."""
+    for command in (
+        ["check", "--fix", "--quiet", "--select", "I", "--exit-zero"],
+        ["format"],
+    ):
+        text = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--stdin-filename", str(GENERATED), "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    return text
 
 
 def main() -> int:

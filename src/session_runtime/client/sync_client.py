@@ -49,7 +49,7 @@ from .outbox import (
     SessionView,
     WriteFailedCallback,
 )
-from .outbox_senders import OutboxSender, OutboxLedger
+from .outbox_senders import OutboxLedger, OutboxSender
 from .reconnect import ReconnectPolicy
 
 __all__ = ["ProjectClient", "SessionRuntimeClient"]
