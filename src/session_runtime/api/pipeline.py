@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any, Final
 
 from fastapi import FastAPI
@@ -112,6 +113,17 @@ class CrossOriginRequests(CORSMiddleware):
             max_age=600,
         )
 
+    def __call__(  # type: ignore[override]  # any awaitable, as ASGI asks, not a coroutine
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> Awaitable[None]:
+        # A request without ``Origin`` is not a cross-origin one (same origin, or not from a
+        # browser): it goes straight on, keeping no frame of this layer alive for an open
+        # stream. It gets no ``Vary: Origin``; answers to requests with a token are not stored
+        # by shared caches anyway.
+        if scope["type"] != "http" or not any(name == b"origin" for name, _ in scope["headers"]):
+            return self.app(scope, receive, send)
+        return super().__call__(scope, receive, send)
+
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)
         if response.status_code == 200:
@@ -143,17 +155,22 @@ class WebSocketOrigins:
         self.origins = frozenset(origins)
         self.allow_any = "*" in self.origins
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine itself: a request passed on keeps no frame of this layer alive (an
+        # open stream would hold it for its whole life).
         if scope["type"] == "websocket" and not self.allow_any:
             headers = Headers(scope=scope)
             origin = headers.get("origin")
             if origin is not None and not self._is_allowed(origin, headers.get("host")):
-                message = await receive()
-                if message["type"] == "websocket.connect":
-                    # Closing before accepting answers the handshake with 403.
-                    await send({"type": "websocket.close", "code": 4403})
-                return
-        await self.app(scope, receive, send)
+                return self._refuse(receive, send)
+        return self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            # Closing before accepting answers the handshake with 403.
+            await send({"type": "websocket.close", "code": 4403})
 
     def _is_allowed(self, origin: str, host: str | None) -> bool:
         if origin.lower() in self.origins:
@@ -170,10 +187,12 @@ class HeadRequests:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)  # no frame of this layer stays alive
+        return self._head(scope, receive, send)
+
+    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers_sent = False
 
         async def receive_then_leave() -> Message:

@@ -102,7 +102,9 @@ class SessionRoutes:
         }
         self.paths = dispatch_table(documented_routes.routes, handlers)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine itself: it hands the request to its handler (or on), so an open
+        # stream keeps no frame of this layer alive.
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):
             path = scope["path"]
             for pattern, by_method in self.paths:
@@ -111,15 +113,14 @@ class SessionRoutes:
                     continue
                 handler = by_method.get(scope["method"])
                 if handler is not None:
-                    await handler(scope, receive, send, match.groupdict())
-                    return
+                    return handler(scope, receive, send, match.groupdict())
                 break  # FastAPI's routing has the path's other methods, or answers 405
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
-    async def _events(
+    def _events(
         self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
-    ) -> None:
-        await serve_session_events(
+    ) -> Awaitable[None]:
+        return serve_session_events(
             scope,
             receive,
             send,
