@@ -21,6 +21,14 @@ const MAX_STEP_INDEX = 2 ** 31 - 1
 
 const identifier = z.string().min(1).max(MAX_ID_LENGTH)
 
+/** A session id the client chooses (so it can create and update before the server answers):
+ * URL-safe, 22 characters or more (128 random bits), as the server's own ids are. */
+export const clientSessionIdSchema = z
+  .string()
+  .min(22)
+  .max(MAX_ID_LENGTH)
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, "letters, digits, '_' and '-', not starting with '-'")
+
 // WHATWG's URL parser repairs what Python's urlsplit refuses ("http:/host", " http://host"), so
 // the shape is checked first: scheme, "//", then a host.
 const ABSOLUTE_HTTP_URL = /^https?:\/\/[^/?#\s]/i
@@ -58,6 +66,7 @@ export const createSessionInputSchema = z.strictObject({
   experienceId: identifier,
   mode: sessionModeSchema,
   configSource: configSourceSchema,
+  sessionId: clientSessionIdSchema.optional(),
 })
 
 /** Progress: `inputs` and `outputs` deep-merge into what is stored; `currentStepIndex` replaces. */
