@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 
 from ..client import AsyncProjectClient, AsyncSessionRuntimeClient
+from ..service import SessionService
 from .errors import EXIT_USAGE, CliError
+from .runner import run
 
 T = TypeVar("T")
 
@@ -56,3 +59,20 @@ def run_on_server(
             return await operation(client.project(project_id))
 
     return asyncio.run(main())
+
+
+def run_on_file_or_server(
+    database: Path | None,
+    url: str | None,
+    token: str | None,
+    project_id: str,
+    on_file: Callable[[SessionService], Awaitable[T]],
+    on_server: Callable[[AsyncProjectClient], Awaitable[T]],
+) -> T:
+    """``on_server`` through the SDK when ``--url`` is given, else ``on_file`` on the database.
+
+    The one place where a ``sessions`` command chooses between the two sources it can read.
+    """
+    if url is not None:
+        return run_on_server(url, token, project_id, on_server)
+    return run(database, on_file)
