@@ -42,6 +42,15 @@ TokenOption = Annotated[
 ]
 
 
+def require_token(token: str | None) -> str:
+    """The token ``--url`` needs, or a usage error that says how to give it."""
+    if not token:
+        raise CliError(
+            "--url needs a token: --token or $SESSION_RUNTIME_TOKEN", exit_code=EXIT_USAGE
+        )
+    return token
+
+
 def run_on_server(
     url: str,
     token: str | None,
@@ -49,13 +58,10 @@ def run_on_server(
     operation: Callable[[AsyncProjectClient], Awaitable[T]],
 ) -> T:
     """Run ``operation`` on the SDK's view of ``project_id`` at the server ``url``."""
-    if not token:
-        raise CliError(
-            "--url needs a token: --token or $SESSION_RUNTIME_TOKEN", exit_code=EXIT_USAGE
-        )
+    bearer = require_token(token)
 
     async def main() -> T:
-        async with AsyncSessionRuntimeClient(url, token) as client:
+        async with AsyncSessionRuntimeClient(url, bearer) as client:
             return await operation(client.project(project_id))
 
     return asyncio.run(main())
