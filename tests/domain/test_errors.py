@@ -17,7 +17,7 @@ from session_runtime import (
     UnavailableError,
     ValidationError,
 )
-from session_runtime.domain.errors import ERRORS_BY_CODE
+from session_runtime.domain.errors import CODES_BY_STATUS, ERRORS_BY_CODE
 
 CONTRACT = [
     (ValidationError, "VALIDATION_ERROR", 422),
@@ -87,3 +87,18 @@ def test_repr_shows_message_and_details() -> None:
     assert repr(NotFoundError("gone", details={"resource": "session"})) == (
         "NotFoundError('gone', details={'resource': 'session'})"
     )
+
+
+def test_a_status_without_an_error_body_stands_for_the_code_the_contract_gives_it() -> None:
+    assert CODES_BY_STATUS == {
+        400: "VALIDATION_ERROR",
+        401: "UNAUTHENTICATED",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        409: "FAILED_PRECONDITION",
+        413: "RESOURCE_EXHAUSTED",
+        422: "VALIDATION_ERROR",
+        429: "RESOURCE_EXHAUSTED",
+        503: "UNAVAILABLE",
+    }

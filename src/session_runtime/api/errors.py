@@ -17,28 +17,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ..domain.errors import (
+    CODES_BY_STATUS,
     ERRORS_BY_CODE,
     MethodNotAllowedError,
     ResourceExhaustedError,
     SessionRuntimeError,
+    ValidationError,
 )
 from .responses import JSONBytesResponse
 
 logger = logging.getLogger(__name__)
 
-_CODES_BY_STATUS = {
-    400: "VALIDATION_ERROR",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "FAILED_PRECONDITION",
-    413: "RESOURCE_EXHAUSTED",
-    415: "VALIDATION_ERROR",
-    422: "VALIDATION_ERROR",
-    429: "RESOURCE_EXHAUSTED",
-    503: "UNAVAILABLE",
-}
+# Starlette's own HTTP errors; an unsupported media type is a validation error of the body.
+_CODES_BY_STATUS = {**CODES_BY_STATUS, 415: ValidationError.code}
 
 
 class ErrorDetail(BaseModel):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any
 
 import orjson
@@ -64,36 +65,30 @@ router = APIRouter()
 CLOSE_UNAUTHENTICATED = 4401
 
 
+@dataclass(eq=False, repr=False)
 class Connection:
     """One client's WebSocket and the subscriptions it holds."""
 
-    def __init__(
-        self,
-        websocket: WebSocket,
-        service: SessionService,
-        metrics: Metrics,
-        limits: Limits,
-        session_json: SessionJson,
-        *,
-        max_message_bytes: int,
-        max_subscriptions: int,
-        token_cache_seconds: float,
-    ) -> None:
-        self.websocket = websocket
-        self.service = service
-        self.metrics = metrics
-        self.limits = limits
-        self.session_json = session_json
-        self.max_message_bytes = max_message_bytes
-        self.max_subscriptions = max_subscriptions
-        self.principal: Principal | None = None
-        self.pumps: dict[str, asyncio.Task[None]] = {}
-        self._send_lock = asyncio.Lock()
+    websocket: WebSocket
+    service: SessionService
+    metrics: Metrics
+    limits: Limits
+    session_json: SessionJson
+    _: KW_ONLY
+    max_message_bytes: int
+    max_subscriptions: int
+    token_cache_seconds: InitVar[float]
+    principal: Principal | None = field(init=False, default=None)
+    pumps: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
+    _send_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _recheck_seconds: float = field(init=False)
+    # The token the principal came from, re-checked on a timer while the connection lasts.
+    _credentials: CredentialCheck | None = field(init=False, default=None)
+    _credential_watch: asyncio.Task[None] | None = field(init=False, default=None)
+    _is_closing: bool = field(init=False, default=False)
+
+    def __post_init__(self, token_cache_seconds: float) -> None:
         self._recheck_seconds = recheck_seconds(token_cache_seconds)
-        # The token the principal came from, re-checked on a timer while the connection lasts.
-        self._credentials: CredentialCheck | None = None
-        self._credential_watch: asyncio.Task[None] | None = None
-        self._is_closing = False
 
     async def run(self) -> None:
         header = self.websocket.headers.get("authorization")

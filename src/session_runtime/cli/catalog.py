@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -10,15 +11,7 @@ import typer
 from .. import SYSTEM
 from ..domain.models import Event, Experience, Project
 from ..service import SessionService
-from .console import (
-    event_json,
-    experience_json,
-    out,
-    print_json,
-    project_json,
-    short_time,
-    table,
-)
+from .console import out, part_json, print_json, project_json, short_time, table
 from .errors import command
 from .options import DatabaseOption, JsonOption, ProjectOption
 from .runner import run
@@ -59,6 +52,13 @@ def _print_records(records: Sequence[Project | Part], title: str) -> None:
     out().print(rows)
 
 
+def _print_one(record: Any, json_output: bool, to_json: Callable[[Any], Any], kind: str) -> None:
+    if json_output:
+        print_json(to_json(record))
+    else:
+        _print_created(kind, record)
+
+
 def _print_list(
     records: Sequence[Any], json_output: bool, to_json: Callable[[Any], Any], title: str
 ) -> None:
@@ -83,11 +83,7 @@ def create_project(
     async def create(service: SessionService) -> Project:
         return await service.create_project(SYSTEM, {"name": name, "id": project_id})
 
-    project = run(database, create)
-    if json_output:
-        print_json(project_json(project))
-    else:
-        _print_created("project", project)
+    _print_one(run(database, create), json_output, project_json, "project")
 
 
 @command(projects_app, "list")
@@ -100,80 +96,73 @@ def list_projects(database: DatabaseOption = None, json_output: JsonOption = Fal
     _print_list(run(database, list_all), json_output, project_json, "Projects")
 
 
-# -- events ---------------------------------------------------------------------------------
+# -- events and experiences: the two parts of a project, with the same commands ------------
 
 
-@command(events_app, "create")
-def create_event(
-    name: NameArgument,
-    project: ProjectOption,
-    event_id: IdOption = None,
-    database: DatabaseOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Create an event of a project. With --json prints {eventId, projectId, name, createdAt}."""
+@dataclass(frozen=True, slots=True)
+class PartCommands:
+    """What tells the ``create`` and ``list`` commands of events and of experiences apart."""
 
-    async def create(service: SessionService) -> Event:
-        return await service.create_event(
-            SYSTEM, {"projectId": project, "name": name, "id": event_id}
-        )
-
-    event = run(database, create)
-    if json_output:
-        print_json(event_json(event))
-    else:
-        _print_created("event", event)
+    app: typer.Typer
+    kind: str
+    title: str
+    create_help: str
+    list_help: str
+    create: Callable[[SessionService, Mapping[str, Any]], Awaitable[Part]]
+    list_all: Callable[[SessionService, str], Awaitable[Sequence[Part]]]
 
 
-@command(events_app, "list")
-def list_events(
-    project: ProjectOption, database: DatabaseOption = None, json_output: JsonOption = False
-) -> None:
-    """List the events of a project, oldest first. With --json prints an array."""
+def add_part_commands(part: PartCommands) -> None:
+    """Register ``create`` and ``list`` for one kind of part on its Typer group."""
 
-    async def list_all(service: SessionService) -> list[Event]:
-        await service.get_project(SYSTEM, project)  # NOT_FOUND rather than an empty list
-        return await service.list_events(SYSTEM, project)
+    def create_part(
+        name: NameArgument,
+        project: ProjectOption,
+        part_id: IdOption = None,
+        database: DatabaseOption = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        async def create(service: SessionService) -> Part:
+            return await part.create(service, {"projectId": project, "name": name, "id": part_id})
 
-    _print_list(run(database, list_all), json_output, event_json, "Events")
+        _print_one(run(database, create), json_output, part_json, part.kind)
 
+    def list_parts(
+        project: ProjectOption, database: DatabaseOption = None, json_output: JsonOption = False
+    ) -> None:
+        async def list_all(service: SessionService) -> Sequence[Part]:
+            await service.get_project(SYSTEM, project)  # NOT_FOUND rather than an empty list
+            return await part.list_all(service, project)
 
-# -- experiences ----------------------------------------------------------------------------
+        _print_list(run(database, list_all), json_output, part_json, part.title)
 
-
-@command(experiences_app, "create")
-def create_experience(
-    name: NameArgument,
-    project: ProjectOption,
-    experience_id: IdOption = None,
-    database: DatabaseOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Create an experience of a project.
-
-    With --json prints {experienceId, projectId, name, createdAt}.
-    """
-
-    async def create(service: SessionService) -> Experience:
-        return await service.create_experience(
-            SYSTEM, {"projectId": project, "name": name, "id": experience_id}
-        )
-
-    experience = run(database, create)
-    if json_output:
-        print_json(experience_json(experience))
-    else:
-        _print_created("experience", experience)
+    create_part.__doc__ = part.create_help
+    list_parts.__doc__ = part.list_help
+    command(part.app, "create")(create_part)
+    command(part.app, "list")(list_parts)
 
 
-@command(experiences_app, "list")
-def list_experiences(
-    project: ProjectOption, database: DatabaseOption = None, json_output: JsonOption = False
-) -> None:
-    """List the experiences of a project, oldest first. With --json prints an array."""
-
-    async def list_all(service: SessionService) -> list[Experience]:
-        await service.get_project(SYSTEM, project)
-        return await service.list_experiences(SYSTEM, project)
-
-    _print_list(run(database, list_all), json_output, experience_json, "Experiences")
+add_part_commands(
+    PartCommands(
+        app=events_app,
+        kind="event",
+        title="Events",
+        create_help="Create an event of a project. "
+        "With --json prints {eventId, projectId, name, createdAt}.",
+        list_help="List the events of a project, oldest first. With --json prints an array.",
+        create=lambda service, data: service.create_event(SYSTEM, data),
+        list_all=lambda service, project: service.list_events(SYSTEM, project),
+    )
+)
+add_part_commands(
+    PartCommands(
+        app=experiences_app,
+        kind="experience",
+        title="Experiences",
+        create_help="Create an experience of a project.\n\n"
+        "With --json prints {experienceId, projectId, name, createdAt}.",
+        list_help="List the experiences of a project, oldest first. With --json prints an array.",
+        create=lambda service, data: service.create_experience(SYSTEM, data),
+        list_all=lambda service, project: service.list_experiences(SYSTEM, project),
+    )
+)

@@ -89,21 +89,14 @@ def project_json(project: Project) -> dict[str, Any]:
     return {"projectId": project.id, "name": project.name, "createdAt": iso(project.created_at)}
 
 
-def event_json(event: Event) -> dict[str, Any]:
+def part_json(part: Event | Experience) -> dict[str, Any]:
+    """An event or an experience of a project; its id is named ``eventId`` or ``experienceId``."""
+    id_name = "eventId" if isinstance(part, Event) else "experienceId"
     return {
-        "eventId": event.id,
-        "projectId": event.project_id,
-        "name": event.name,
-        "createdAt": iso(event.created_at),
-    }
-
-
-def experience_json(experience: Experience) -> dict[str, Any]:
-    return {
-        "experienceId": experience.id,
-        "projectId": experience.project_id,
-        "name": experience.name,
-        "createdAt": iso(experience.created_at),
+        id_name: part.id,
+        "projectId": part.project_id,
+        "name": part.name,
+        "createdAt": iso(part.created_at),
     }
 
 

@@ -35,7 +35,6 @@ from ..domain.export import ExportFormat, csv_header, csv_line, json_line
 from ..reporting import EXPORT_PAGE_SIZE
 from ..service import SessionService
 from .console import err, plural, print_hint
-from .errors import CliError
 from .options import (
     DatabaseOption,
     EventFilter,
@@ -45,6 +44,7 @@ from .options import (
     StatusFilter,
     session_filters,
 )
+from .remote import TokenOption, require_token
 from .runner import run
 
 PAGE_SIZE = EXPORT_PAGE_SIZE
@@ -59,16 +59,28 @@ class SessionCount(ProgressColumn):
 
 
 class SessionWriter:
-    """Writes sessions (their JSON documents) to a stream in one format."""
+    """Writes sessions (their JSON documents) to a stream in one format, and counts them on a
+    progress bar, which moves a page at a time so that drawing it costs next to nothing."""
 
-    def __init__(self, export_format: ExportFormat, stream: TextIO) -> None:
+    def __init__(self, export_format: ExportFormat, stream: TextIO, progress: Progress) -> None:
         self.stream = stream
         self.line = json_line if export_format is ExportFormat.JSONL else csv_line
+        self.progress = progress
+        self.task = progress.add_task("Exporting", total=None)
+        self.count = 0
         if export_format is ExportFormat.CSV:
             stream.write(csv_header())
 
     def write(self, document: dict[str, Any]) -> None:
         self.stream.write(self.line(document))
+        self.count += 1
+        if self.count % PAGE_SIZE == 0:
+            self.progress.update(self.task, completed=self.count)
+
+    def finish(self) -> int:
+        """Show the final count on the progress bar and return it."""
+        self.progress.update(self.task, completed=self.count, total=self.count)
+        return self.count
 
 
 @contextmanager
@@ -92,19 +104,12 @@ async def write_all(
     project_id: str,
     filters: dict[str, Any],
     writer: SessionWriter,
-    progress: Progress,
 ) -> int:
     """Write every session of the database that matches ``filters``; return how many."""
-    task = progress.add_task("Exporting", total=None)
     first_page, given = await service.first_export_page(SYSTEM, project_id, filters)
-    count = 0
     async for session in service.export_sessions(SYSTEM, project_id, first_page, given):
         writer.write(session.to_json())
-        count += 1
-        if count % PAGE_SIZE == 0:
-            progress.update(task, completed=count)
-    progress.update(task, completed=count, total=count)
-    return count
+    return writer.finish()
 
 
 def open_server_export(
@@ -124,21 +129,6 @@ def open_server_export(
         for line in response.iter_lines():
             if line:
                 yield orjson.loads(line)
-
-
-def write_documents(
-    documents: Iterator[dict[str, Any]], writer: SessionWriter, progress: Progress
-) -> int:
-    """Write sessions' JSON documents as they come; return how many."""
-    task = progress.add_task("Exporting", total=None)
-    count = 0
-    for document in documents:
-        writer.write(document)
-        count += 1
-        if count % PAGE_SIZE == 0:
-            progress.update(task, completed=count)
-    progress.update(task, completed=count, total=count)
-    return count
 
 
 def export_sessions(
@@ -164,15 +154,7 @@ def export_sessions(
             show_default=False,
         ),
     ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            envvar="SESSION_RUNTIME_TOKEN",
-            help="The bearer token for --url (better given as $SESSION_RUNTIME_TOKEN).",
-            show_default=False,
-        ),
-    ] = None,
+    token: TokenOption = None,
 ) -> None:
     """Export every session of a project that matches the filters, newest first.
 
@@ -191,10 +173,8 @@ def export_sessions(
     )
 
     if url is not None:
-        if not token:
-            raise CliError("--url needs a token: --token or $SESSION_RUNTIME_TOKEN", exit_code=2)
         with httpx.Client(
-            base_url=url, headers=client_headers(token), timeout=httpx.Timeout(30.0)
+            base_url=url, headers=client_headers(require_token(token)), timeout=httpx.Timeout(30.0)
         ) as http:
             documents = open_server_export(http, project, filters)
             # The server's refusal comes before a file or a progress bar appears.
@@ -202,8 +182,10 @@ def export_sessions(
             if first is not None:
                 documents = itertools.chain((first,), documents)
             with open_destination(output) as stream, progress:
-                writer = SessionWriter(export_format, stream)
-                count = write_documents(documents, writer, progress)
+                writer = SessionWriter(export_format, stream, progress)
+                for document in documents:
+                    writer.write(document)
+                count = writer.finish()
         print_hint(f"Exported {plural(count, 'session')} to {output or 'stdout'}")
         return
 
@@ -212,7 +194,7 @@ def export_sessions(
         await service.get_project(SYSTEM, project)
         with open_destination(output) as stream, progress:
             return await write_all(
-                service, project, filters, SessionWriter(export_format, stream), progress
+                service, project, filters, SessionWriter(export_format, stream, progress)
             )
 
     count = run(database, export)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 
 from ..client import AsyncProjectClient, AsyncSessionRuntimeClient
+from ..service import SessionService
 from .errors import EXIT_USAGE, CliError
+from .runner import run
 
 T = TypeVar("T")
 
@@ -39,6 +42,15 @@ TokenOption = Annotated[
 ]
 
 
+def require_token(token: str | None) -> str:
+    """The token ``--url`` needs, or a usage error that says how to give it."""
+    if not token:
+        raise CliError(
+            "--url needs a token: --token or $SESSION_RUNTIME_TOKEN", exit_code=EXIT_USAGE
+        )
+    return token
+
+
 def run_on_server(
     url: str,
     token: str | None,
@@ -46,13 +58,27 @@ def run_on_server(
     operation: Callable[[AsyncProjectClient], Awaitable[T]],
 ) -> T:
     """Run ``operation`` on the SDK's view of ``project_id`` at the server ``url``."""
-    if not token:
-        raise CliError(
-            "--url needs a token: --token or $SESSION_RUNTIME_TOKEN", exit_code=EXIT_USAGE
-        )
+    bearer = require_token(token)
 
     async def main() -> T:
-        async with AsyncSessionRuntimeClient(url, token) as client:
+        async with AsyncSessionRuntimeClient(url, bearer) as client:
             return await operation(client.project(project_id))
 
     return asyncio.run(main())
+
+
+def run_on_file_or_server(
+    database: Path | None,
+    url: str | None,
+    token: str | None,
+    project_id: str,
+    on_file: Callable[[SessionService], Awaitable[T]],
+    on_server: Callable[[AsyncProjectClient], Awaitable[T]],
+) -> T:
+    """``on_server`` through the SDK when ``--url`` is given, else ``on_file`` on the database.
+
+    The one place where a ``sessions`` command chooses between the two sources it can read.
+    """
+    if url is not None:
+        return run_on_server(url, token, project_id, on_server)
+    return run(database, on_file)

@@ -29,8 +29,7 @@ from .options import (
     flag,
     session_filters,
 )
-from .remote import TokenOption, UrlOption, run_on_server
-from .runner import run
+from .remote import TokenOption, UrlOption, run_on_file_or_server
 from .stats import session_stats
 
 sessions_app = typer.Typer(
@@ -109,10 +108,7 @@ def list_sessions(
         )
         return page, {}
 
-    if url is not None:
-        page, names = run_on_server(url, token, project, list_remote)
-    else:
-        page, names = run(database, list_page)
+    page, names = run_on_file_or_server(database, url, token, project, list_page, list_remote)
     if json_output:
         print_json([session.to_json() for session in page.items])
     elif not page.items:
@@ -163,10 +159,7 @@ def show_session(
     async def get_remote(client: AsyncProjectClient) -> Session:
         return await client.get_session(session_id)
 
-    if url is not None:
-        session = run_on_server(url, token, project, get_remote)
-    else:
-        session = run(database, get)
+    session = run_on_file_or_server(database, url, token, project, get, get_remote)
     if json_output:
         print_json(session.to_json())
         return
@@ -283,10 +276,7 @@ def watch_session(
         return await follow(lambda: client.get_session(session_id))
 
     try:
-        if url is not None:
-            run_on_server(url, token, project, watch_remote)
-        else:
-            run(database, watch)
+        run_on_file_or_server(database, url, token, project, watch, watch_remote)
     except KeyboardInterrupt:
         print_hint(f"stopped watching session {session_id}")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -14,8 +14,7 @@ from ..domain.stats import ExperienceFunnel, SessionStats
 from ..service import SessionService
 from .console import out, plural, print_json, table
 from .options import DatabaseOption, EventFilter, ExperienceFilter, JsonOption, ProjectOption
-from .remote import TokenOption, UrlOption, run_on_server
-from .runner import run
+from .remote import TokenOption, UrlOption, run_on_file_or_server
 
 BAR_WIDTH = 30
 
@@ -97,10 +96,7 @@ def session_stats(
         )
         return stats, {}
 
-    if url is not None:
-        stats, names = run_on_server(url, token, project, load_remote)
-    else:
-        stats, names = run(database, load)
+    stats, names = run_on_file_or_server(database, url, token, project, load, load_remote)
     if json_output:
         print_json(stats.model_dump(mode="json", by_alias=True))
         return

@@ -21,7 +21,9 @@ import httpx
 import orjson
 
 from ..domain.errors import (
+    CODES_BY_STATUS,
     ERRORS_BY_CODE,
+    FailedPreconditionError,
     ResourceExhaustedError,
     SessionRuntimeError,
     UnavailableError,
@@ -29,19 +31,10 @@ from ..domain.errors import (
 
 # For answers that do not carry our error body (a proxy, a crashed worker, a foreign server).
 _CODES_BY_STATUS: dict[int, str] = {
-    400: "VALIDATION_ERROR",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "FAILED_PRECONDITION",
-    412: "FAILED_PRECONDITION",
-    413: "RESOURCE_EXHAUSTED",
-    422: "VALIDATION_ERROR",
-    429: "RESOURCE_EXHAUSTED",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "UNAVAILABLE",
+    **CODES_BY_STATUS,
+    412: FailedPreconditionError.code,
+    502: UnavailableError.code,
+    504: UnavailableError.code,
 }
 
 # httpx errors that mean "the server could not be reached or answered badly, try again later".

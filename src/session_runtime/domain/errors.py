@@ -147,3 +147,12 @@ ERRORS_BY_CODE: dict[str, type[SessionRuntimeError]] = {
         MethodNotAllowedError,
     )
 }
+
+CODES_BY_STATUS: dict[int, str] = {
+    **{cls.http_status: code for code, cls in ERRORS_BY_CODE.items()},
+    400: ValidationError.code,
+    429: ResourceExhaustedError.code,
+}
+"""The code an HTTP status stands for when no error body says it: each class's own status,
+and the other statuses the contract gives a code (400, 429). The server and the client each
+add the few statuses that only they meet."""

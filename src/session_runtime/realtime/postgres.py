@@ -25,6 +25,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
@@ -59,42 +60,32 @@ class ListenableStore(Protocol):
     ) -> list[Session]: ...
 
 
+@dataclass(eq=False, repr=False)
 class PostgresChangeListener:
     """Follows ``session_changes`` and republishes each change on the local feed."""
 
-    def __init__(
-        self,
-        store: ListenableStore,
-        feed: LocalChangeFeed,
-        *,
-        health_check_seconds: float = 5.0,
-        initial_backoff_seconds: float = 0.05,
-        max_backoff_seconds: float = 2.0,
-        catch_up_page: int = CATCH_UP_PAGE,
-        catch_up_margin: timedelta = CATCH_UP_MARGIN,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.store = store
-        self.feed = feed
-        self.health_check_seconds = health_check_seconds
-        self.initial_backoff_seconds = initial_backoff_seconds
-        self.max_backoff_seconds = max_backoff_seconds
-        self.catch_up_page = catch_up_page
-        self.catch_up_margin = catch_up_margin
-        self.clock = clock
-        self.is_listening = asyncio.Event()
-        self.reconnections = 0
-        self.delivered: Position | None = None
-        """Every change before this position, ``(microseconds, "")`` or a session's, reached
-        this node."""
-        self.catch_up_reads: deque[int] = deque(maxlen=64)
-        """How many sessions of followed projects each catch-up read, the latest last."""
-        self._heard_while_catching_up: Position | None = None
-        self._is_catching_up = False
-        self._missed: set[tuple[str, str]] = set()
-        self._pending: dict[tuple[str, str], int] = {}
-        self._has_pending = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+    store: ListenableStore
+    feed: LocalChangeFeed
+    _: KW_ONLY
+    health_check_seconds: float = 5.0
+    initial_backoff_seconds: float = 0.05
+    max_backoff_seconds: float = 2.0
+    catch_up_page: int = CATCH_UP_PAGE
+    catch_up_margin: timedelta = CATCH_UP_MARGIN
+    clock: Callable[[], datetime] = utc_now
+    is_listening: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    reconnections: int = field(init=False, default=0)
+    delivered: Position | None = field(init=False, default=None)
+    """Every change before this position, ``(microseconds, "")`` or a session's, reached
+    this node."""
+    catch_up_reads: deque[int] = field(init=False, default_factory=lambda: deque(maxlen=64))
+    """How many sessions of followed projects each catch-up read, the latest last."""
+    _heard_while_catching_up: Position | None = field(init=False, default=None)
+    _is_catching_up: bool = field(init=False, default=False)
+    _missed: set[tuple[str, str]] = field(init=False, default_factory=set)
+    _pending: dict[tuple[str, str], int] = field(init=False, default_factory=dict)
+    _has_pending: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def start(self) -> None:
         # Changes before the node listened are not this listener's to deliver: a subscriber

@@ -27,6 +27,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
 from ..domain.errors import FailedPreconditionError, UnavailableError
@@ -55,33 +56,31 @@ class _TransactionLost(Exception):
     """The write's failure ended the whole transaction, not only the write's savepoint."""
 
 
+@dataclass(eq=False, repr=False)
 class GroupCommitWriter:
     """Owns the writing connection and every transaction on it."""
 
-    def __init__(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        max_batch: int,
-        busy_timeout_ms: int,
-        on_begin: Callable[[sqlite3.Connection], None],
-        on_rollback: Callable[[], None],
-    ) -> None:
-        self.conn = conn
-        self.max_batch = max_batch
-        self.busy_timeout_ms = busy_timeout_ms
-        self.on_begin = on_begin
-        self.on_rollback = on_rollback
-        self.commits = 0
-        """How many transactions were committed (each is one fsync with FULL)."""
+    conn: sqlite3.Connection
+    _: KW_ONLY
+    max_batch: int
+    busy_timeout_ms: int
+    on_begin: Callable[[sqlite3.Connection], None]
+    on_rollback: Callable[[], None]
+    commits: int = field(init=False, default=0)
+    """How many transactions were committed (each is one fsync with FULL)."""
+    _queue: deque[_Request] = field(init=False, default_factory=deque)
+    _in_flight: list[_Request] = field(init=False, default_factory=list)
+    _has_work: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _is_stopping: bool = field(init=False, default=False)
+    _failure: UnavailableError | None = field(init=False, default=None)
+    _loop: asyncio.AbstractEventLoop = field(init=False)
+    _committer: ThreadPoolExecutor = field(init=False)
+    _task: asyncio.Task[None] = field(init=False)
+
+    def __post_init__(self) -> None:
         # The inline BEGIN must fail at once on a lock held elsewhere, never wait on the loop.
-        conn.execute("PRAGMA busy_timeout = 0")
-        self._queue: deque[_Request] = deque()
-        self._in_flight: list[_Request] = []
+        self.conn.execute("PRAGMA busy_timeout = 0")
         self._loop = asyncio.get_running_loop()
-        self._has_work = asyncio.Event()
-        self._is_stopping = False
-        self._failure: UnavailableError | None = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
         self._task = self._loop.create_task(self._run(), name="sqlite-writer")
 
