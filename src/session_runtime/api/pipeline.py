@@ -49,48 +49,53 @@ access_logger = logging.getLogger("session_runtime.access")
 
 class AccessLog:
     """One line per answered request on the ``session_runtime.access`` logger, at INFO
-    (WARNING for a 5xx): client, method, path, status and milliseconds. ``errors_only`` keeps
-    the lines of 4xx and 5xx answers. The server turns uvicorn's own access log off: this one
-    costs a clock read and a comparison per request when it writes nothing."""
+    (WARNING for a 5xx): client, method, path, status and the milliseconds until the answer
+    started, written when it starts (as uvicorn's own does: a stream is logged when it opens).
+    ``errors_only`` keeps the lines of 4xx and 5xx answers. The server turns uvicorn's access
+    log off: this one costs a clock read and a comparison per request when it writes nothing,
+    and keeps no frame alive for an open stream."""
 
     def __init__(self, app: ASGIApp, errors_only: bool) -> None:
         self.app = app
         self.lowest_status = 400 if errors_only else 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
+            return self.app(scope, receive, send)
+        return self.app(scope, receive, _LoggingSend(send, scope, self.lowest_status))
 
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
 
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            if status >= self.lowest_status:
-                self._write(scope, status or 500, time.perf_counter() - started)
+class _LoggingSend:
+    """``send``, writing the access line when the answer starts."""
 
-    @staticmethod
-    def _write(scope: Scope, status: int, seconds: float) -> None:
-        client = scope.get("client")
-        path = scope["path"]
-        if scope.get("query_string"):
-            path += "?" + scope["query_string"].decode("latin-1")
-        access_logger.log(
-            logging.WARNING if status >= 500 else logging.INFO,
-            '%s "%s %s" %d %.1f ms',
-            f"{client[0]}:{client[1]}" if client else "-",
-            scope["method"],
-            path,
-            status,
-            seconds * 1000,
-        )
+    __slots__ = ("_lowest_status", "_scope", "_send", "_started")
+
+    def __init__(self, send: Send, scope: Scope, lowest_status: int) -> None:
+        self._send = send
+        self._scope = scope
+        self._lowest_status = lowest_status
+        self._started = time.perf_counter()
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start" and message["status"] >= self._lowest_status:
+            _write_access_line(self._scope, message["status"], time.perf_counter() - self._started)
+        return self._send(message)
+
+
+def _write_access_line(scope: Scope, status: int, seconds: float) -> None:
+    client = scope.get("client")
+    path = scope["path"]
+    if scope.get("query_string"):
+        path += "?" + scope["query_string"].decode("latin-1")
+    access_logger.log(
+        logging.WARNING if status >= 500 else logging.INFO,
+        '%s "%s %s" %d %.1f ms',
+        f"{client[0]}:{client[1]}" if client else "-",
+        scope["method"],
+        path,
+        status,
+        seconds * 1000,
+    )
 
 
 class CrossOriginRequests(CORSMiddleware):
