@@ -302,21 +302,24 @@ class FanoutResult:
 
 def measure_fanout(
     writer: WriterJob,
-    subscriber_jobs: list[SubscriberJob],
+    subscriber_jobs: Sequence[Any],
     server_cpu: Callable[[], float],
     *,
     grace: float = 1.0,
+    subscriber_entry: Callable[..., None] = run_subscribers,
 ) -> FanoutResult:
     """Start the subscriber processes, wait until their streams are open, then write.
 
     ``server_cpu`` reads the server's CPU seconds, to report its load while the writer runs.
+    ``subscriber_entry(job, ready, stop, results)`` is each subscriber process's entry point
+    (another server's streams need another client); it reports as ``run_subscribers`` does.
     """
     context: SpawnContext = multiprocessing.get_context("spawn")
     ready: Queue[Any] = context.Queue()
     results: Queue[Any] = context.Queue()
     start, stop = context.Event(), context.Event()
     processes: list[SpawnProcess] = [
-        context.Process(target=run_subscribers, args=(job, ready, stop, results))
+        context.Process(target=subscriber_entry, args=(job, ready, stop, results))
         for job in subscriber_jobs
     ]
     processes.append(context.Process(target=run_writer, args=(writer, start, results)))
