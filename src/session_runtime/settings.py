@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         "API from a browser; '*' allows any (never with credentials: tokens go in headers). "
         "Empty: same origin only.",
     )
+    access_log: Literal["all", "errors", "off"] = Field(
+        default="errors",
+        description="Which requests the server logs, one line each at INFO: all, errors (4xx "
+        "and 5xx answers only) or off. Behind a proxy or load balancer that logs requests, "
+        "errors or off is usual.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the server listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the server listens on.")
     max_body_bytes: int = Field(

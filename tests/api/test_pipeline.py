@@ -92,12 +92,15 @@ def test_a_middleware_added_to_the_app_sees_the_fast_session_routes(
 ) -> None:
     seen.clear()
     headers = seeded.headers(seeded.owner)
+    sessions_url = f"/v1/projects/{seeded.project_id}/sessions"
+    assert http.post(sessions_url, json=seeded.session_body(), headers=headers).is_success
     assert http.get(session_url, headers=headers).status_code == 200
     assert http.patch(session_url, json={"currentStepIndex": 1}, headers=headers).is_success
     assert http.post(session_url + "/complete", headers=headers).is_success
     with http.stream("GET", session_url + "/events", headers=headers) as stream:
         assert stream.status_code == 200
     assert seen == [
+        f"POST {sessions_url}",
         f"GET {session_url}",
         f"PATCH {session_url}",
         f"POST {session_url}/complete",

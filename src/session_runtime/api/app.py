@@ -98,6 +98,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.limits = limits = Limits.from_settings(settings)
     install_error_handlers(app)
+    app.include_router(documented_routes)  # served by SessionRoutes, ahead of routing
     app.include_router(routes.router)
     app.include_router(reports.router)
     app.include_router(websocket.router)
@@ -137,5 +138,5 @@ def create_app(
             "heartbeat_seconds": settings.heartbeat_seconds,
         },
     )
-    install_openapi(app, documented_routes.routes)
+    install_openapi(app)
     return app

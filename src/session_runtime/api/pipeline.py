@@ -2,6 +2,7 @@
 
 From the outside in (``install_pipeline`` adds them in this order)::
 
+    AccessLog             one line per request (SESSION_RUNTIME_ACCESS_LOG: all, errors, off)
     CrossOriginRequests   CORS for the origins in SESSION_RUNTIME_CORS_ORIGINS (Starlette's)
     WebSocketOrigins      a browser's WebSocket from another origin must be allowed too
     HeadRequests          HEAD is GET without its body, wherever GET exists
@@ -13,6 +14,8 @@ SSE streams and FastAPI's routes alike, at the cost of a few attribute reads per
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any, Final
 
 from fastapi import FastAPI
@@ -39,6 +42,54 @@ CORS_REQUEST_HEADERS: Final = (
     "baggage",
 )
 CORS_EXPOSED_HEADERS: Final = ("ETag", "Retry-After", "Allow", "Idempotency-Replayed")
+
+access_logger = logging.getLogger("session_runtime.access")
+
+
+class AccessLog:
+    """One line per answered request on the ``session_runtime.access`` logger, at INFO
+    (WARNING for a 5xx): client, method, path, status and milliseconds. ``errors_only`` keeps
+    the lines of 4xx and 5xx answers. The server turns uvicorn's own access log off: this one
+    costs a clock read and a comparison per request when it writes nothing."""
+
+    def __init__(self, app: ASGIApp, errors_only: bool) -> None:
+        self.app = app
+        self.lowest_status = 400 if errors_only else 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            if status >= self.lowest_status:
+                self._write(scope, status or 500, time.perf_counter() - started)
+
+    @staticmethod
+    def _write(scope: Scope, status: int, seconds: float) -> None:
+        client = scope.get("client")
+        path = scope["path"]
+        if scope.get("query_string"):
+            path += "?" + scope["query_string"].decode("latin-1")
+        access_logger.log(
+            logging.WARNING if status >= 500 else logging.INFO,
+            '%s "%s %s" %d %.1f ms',
+            f"{client[0]}:{client[1]}" if client else "-",
+            scope["method"],
+            path,
+            status,
+            seconds * 1000,
+        )
 
 
 class CrossOriginRequests(CORSMiddleware):
@@ -151,3 +202,5 @@ def install_pipeline(app: FastAPI, settings: Settings, *, session_routes: dict[s
     app.add_middleware(HeadRequests)
     app.add_middleware(WebSocketOrigins, origins=settings.cors_origins)
     app.add_middleware(CrossOriginRequests, origins=settings.cors_origins)
+    if settings.access_log != "off":
+        app.add_middleware(AccessLog, errors_only=settings.access_log == "errors")

@@ -12,20 +12,14 @@ from ..domain.models import Mode, Session, SessionStatus
 from .errors import error_responses
 from .http import (
     authenticate,
-    merge_path_field,
-    read_json_object,
     service_of,
 )
-from .responses import session_json
 from .schemas import (
-    CreateSessionBody,
-    CreateSessionResponse,
     EventList,
     ExperienceList,
     ProjectList,
     SessionListResponse,
     WhoAmI,
-    json_body,
 )
 
 # Every handler authenticates first, in its own body: a FastAPI dependency would cost more per
@@ -97,33 +91,6 @@ async def list_events(request: Request, project_id: str) -> EventList:
 async def list_experiences(request: Request, project_id: str) -> ExperienceList:
     principal = await authenticate(request)
     return ExperienceList(items=await service_of(request).list_experiences(principal, project_id))
-
-
-@router.post(
-    "/projects/{project_id}/sessions",
-    status_code=201,
-    response_model=CreateSessionResponse,
-    responses=error_responses(*_WRITE),
-    openapi_extra=json_body(CreateSessionBody),
-    summary="Create a session",
-)
-async def create_session(request: Request, project_id: str) -> Response:
-    """Start a session: ``status=active``, ``currentStepIndex=0``, ``version=1``."""
-    principal = await authenticate(request)
-    body = await read_json_object(request, _max_body(request))
-    merge_path_field(body, "projectId", project_id)
-    result = await service_of(request).create_session(principal, body)
-    session = result.session
-    content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), session_json(session))
-    return Response(
-        content,
-        status_code=201,
-        media_type="application/json",
-        headers={
-            "ETag": f'"{session.version}"',
-            "Location": f"/v1/projects/{project_id}/sessions/{session.id}",
-        },
-    )
 
 
 @router.get(

@@ -1,15 +1,17 @@
 """The routes of one session: a pure ASGI middleware in front of FastAPI's routing.
 
-``GET``/``PATCH /v1/projects/{p}/sessions/{s}``, ``POST .../complete|abandon|fail`` and
-``GET .../events`` carry nearly all the traffic of a running event (every kiosk writes its
-progress here, every screen follows here). ``SessionRoutes`` serves them without dependency
-injection or response models, with the same error body as every other route, and passes every
-other request on. It sits inside the app's middleware (see ``pipeline``), so CORS and whatever
-else is added there applies to these routes too.
+``POST /v1/projects/{p}/sessions``, ``GET``/``PATCH /v1/projects/{p}/sessions/{s}``,
+``POST .../complete|abandon|fail`` and ``GET .../events`` carry nearly all the traffic of a
+running event (every kiosk starts and writes its sessions here, every screen follows here).
+``SessionRoutes`` serves them without dependency injection or response models, with the same
+error body as every other route, and passes every other request on. It sits inside the app's
+middleware (see ``pipeline``), so CORS and whatever else is added there applies to these
+routes too.
 
-The routes are described once, by ``documented_routes`` below: FastAPI reads them for the
-OpenAPI document, and ``SessionRoutes`` takes its paths and methods from them, each endpoint's
-name choosing its handler.
+The routes are described once, by ``documented_routes`` below: they are FastAPI routes of the
+app (so the OpenAPI document and FastAPI's 405 answers know them), and ``SessionRoutes`` takes
+its paths and methods from them, each endpoint's name choosing its handler, and serves them
+before FastAPI's routing is reached. A method the table lacks goes on to FastAPI's routing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.auth import Principal
-from ..domain.errors import MethodNotAllowedError, SessionRuntimeError
+from ..domain.errors import SessionRuntimeError
 from ..domain.models import Session
 from ..service import SessionService
 from .errors import error_responses
@@ -36,7 +38,14 @@ from .http import bearer_token, if_match_version, merge_path_field, read_json_ch
 from .limits import Limits
 from .metrics import Metrics
 from .responses import session_json
-from .schemas import AbandonSessionBody, FailSessionBody, UpdateSessionProgressBody, json_body
+from .schemas import (
+    AbandonSessionBody,
+    CreateSessionBody,
+    CreateSessionResponse,
+    FailSessionBody,
+    UpdateSessionProgressBody,
+    json_body,
+)
 from .streams import serve_session_events
 
 logger = logging.getLogger(__name__)
@@ -67,6 +76,7 @@ class SessionRoutes:
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
         handlers: dict[str, Handler] = {
+            "create_session": self._create,
             "get_session": self._get,
             "update_session_progress": partial(self._write, "update"),
             "complete_session": partial(self._write, "complete"),
@@ -84,11 +94,10 @@ class SessionRoutes:
                 if match is None:
                     continue
                 handler = by_method.get(scope["method"])
-                if handler is None:
-                    await _method_not_allowed(send, scope["method"], by_method)
+                if handler is not None:
+                    await handler(scope, receive, send, match.groupdict())
                     return
-                await handler(scope, receive, send, match.groupdict())
-                return
+                break  # FastAPI's routing has the path's other methods, or answers 405
         await self.app(scope, receive, send)
 
     async def _events(
@@ -105,6 +114,29 @@ class SessionRoutes:
             limits=self.limits,
             heartbeat_seconds=self.heartbeat_seconds,
         )
+
+    async def _create(
+        self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
+    ) -> None:
+        project_id = params["project_id"]
+        try:
+            headers = _headers(scope)
+            principal = await self._authenticate(headers)
+            declared = headers.get(b"content-length")
+            body = await read_json_chunks(
+                _chunks(receive),
+                None if declared is None else declared.decode("latin-1"),
+                self.max_body_bytes,
+            )
+            merge_path_field(body, "projectId", project_id)
+            session = (await self.service.create_session(principal, body)).session
+        except Exception as exc:
+            await _send_error(scope, send, exc)
+            return
+        content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), session_json(session))
+        location = f"/v1/projects/{project_id}/sessions/{session.id}".encode()
+        headers_out = [(b"etag", b'"%d"' % session.version), (b"location", location)]
+        await _send_body(send, 201, content, headers_out)
 
     async def _get(
         self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
@@ -178,31 +210,20 @@ async def _answer(scope: Scope, send: Send, operation: Callable[[], Awaitable[Se
     """Run one operation and answer with the session, or with the one error body."""
     try:
         session = await operation()
-    except SessionRuntimeError as error:
-        await send_json(send, error.http_status, error.to_dict(), _retry_after(error))
-        return
     except Exception as exc:
-        logger.exception("unexpected error on %s %s", scope["method"], scope["path"])
-        sentry_sdk.capture_exception(exc)
-        message = "an unexpected error occurred; it has been reported"
-        await send_json(send, 500, _error("INTERNAL", message))
+        await _send_error(scope, send, exc)
         return
     await send_session(send, session)
 
 
-def allowed_methods(methods: Any) -> list[str]:
-    """A path's methods as its ``Allow`` header lists them: HEAD wherever GET is."""
-    allowed = set(methods)
-    if "GET" in allowed:
-        allowed.add("HEAD")
-    return sorted(allowed)
-
-
-async def _method_not_allowed(send: Send, method: str, by_method: dict[str, Handler]) -> None:
-    allowed = allowed_methods(by_method)
-    error = MethodNotAllowedError.of(method, allowed)
-    allow = ", ".join(allowed).encode()
-    await send_json(send, error.http_status, error.to_dict(), [(b"allow", allow)])
+async def _send_error(scope: Scope, send: Send, exc: Exception) -> None:
+    if isinstance(exc, SessionRuntimeError):
+        await send_json(send, exc.http_status, exc.to_dict(), _retry_after(exc))
+        return
+    logger.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
+    sentry_sdk.capture_exception(exc)
+    message = "an unexpected error occurred; it has been reported"
+    await send_json(send, 500, _error("INTERNAL", message))
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -233,7 +254,16 @@ def _retry_after(error: SessionRuntimeError) -> list[tuple[bytes, bytes]]:
 async def send_json(
     send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    body = orjson.dumps(content)
+    await _send_body(send, status, orjson.dumps(content), headers or [])
+
+
+async def send_session(send: Send, session: Session) -> None:
+    await _send_body(send, 200, session_json(session), [(b"etag", b'"%d"' % session.version)])
+
+
+async def _send_body(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -241,23 +271,7 @@ async def send_json(
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
-                *(headers or ()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def send_session(send: Send, session: Session) -> None:
-    body = session_json(session)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(body)),
-                (b"etag", b'"%d"' % session.version),
+                *headers,
             ],
         }
     )
@@ -310,6 +324,19 @@ def _json_errors(*codes: str) -> dict[int | str, dict[str, Any]]:
 
 def _described_only() -> None:
     raise RuntimeError("served by SessionRoutes, in front of FastAPI's routing")
+
+
+@documented_routes.post(
+    "/projects/{project_id}/sessions",
+    status_code=201,
+    response_model=CreateSessionResponse,
+    responses=error_responses(*_WRITE),
+    openapi_extra=json_body(CreateSessionBody),
+    summary="Create a session",
+)
+async def create_session(project_id: str) -> None:
+    """Start a session: ``status=active``, ``currentStepIndex=0``, ``version=1``."""
+    _described_only()
 
 
 @documented_routes.get(_ONE, responses={**_SESSION, **error_responses(*_READ)})

@@ -124,6 +124,7 @@ def serve(
         port=settings.port,
         ws_max_size=transport_max_bytes(settings.ws_max_message_bytes),
         log_config=None,  # logging is configured above, uvicorn's loggers included
+        access_log=False,  # the app writes its own (SESSION_RUNTIME_ACCESS_LOG)
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
     )
