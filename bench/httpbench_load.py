@@ -121,6 +121,9 @@ class WriterJob:
     rate: float
     duration: float
     connections: int = 16
+    # Stop sending after this many seconds even if the server has not kept the pace (a slow
+    # server then shows as a lower rate sent, not as a run that never ends); None: never.
+    give_up_after: float | None = None
 
 
 @dataclass
@@ -168,6 +171,8 @@ async def _paced_writes(job: WriterJob, start: Event) -> WriterResult:
     tasks: set[asyncio.Task[None]] = set()
     begun = clock()
     for index in range(int(job.rate * job.duration)):
+        if job.give_up_after is not None and clock() - begun > job.give_up_after:
+            break
         due = begun + index / job.rate
         if (delay := due - clock()) > 0:
             await asyncio.sleep(delay)

@@ -165,7 +165,9 @@ def measure_latency(peer: Peer, subscribers: int, rate: float, seconds: float) -
     """``subscribers`` streams, one per session, while ``rate`` updates/s go to those sessions."""
     paths = peer.record_paths[:subscribers]
     targets = peer.subscribe_targets[:subscribers]
-    writer = WriterJob(peer.port, peer.token, paths, rate, seconds, connections=64)
+    writer = WriterJob(
+        peer.port, peer.token, paths, rate, seconds, connections=64, give_up_after=seconds * 2
+    )
     count = min(SUBSCRIBER_PROCESSES, len(targets))
     jobs = [
         PeerSubscriberJob(peer.kind, peer.port, peer.token, targets[part::count], seconds + 90)

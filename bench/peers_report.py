@@ -232,9 +232,11 @@ def _print_details(rounds: list[RoundFigures], rates: tuple[float, ...]) -> None
             writer_errors = sum(x.writer.errors for x in results if x)
             received = sum(x.events for x in results if x)
             lag = max((x.writer.max_lag_ms for x in results if x), default=0.0)
+            achieved = _median([x.writer.rate for x in results if x])
             cells.append(
                 f"{sent:,} updates sent ({writer_errors} errors), {received:,} received; "
-                f"writer pacing lag up to {lag:.0f} ms"
+                f"the writer kept {achieved:,.0f} writes/s (median), pacing lag up to "
+                f"{lag:.0f} ms"
             )
         print(f"| at {rate:,.0f} writes/s, all rounds | {cells[0]} | {cells[1]} |")
     reconnects = [(r.pocketbase.reconnect, r.ours.reconnect) for r in rounds]

@@ -113,7 +113,13 @@ class ProcessGroup:
 
 def _write(peer: Peer, shape: Shape, context: SpawnContext) -> WriterResult:
     job = WriterJob(
-        peer.port, peer.token, peer.record_paths, shape.rate, shape.seconds, connections=64
+        peer.port,
+        peer.token,
+        peer.record_paths,
+        shape.rate,
+        shape.seconds,
+        connections=64,
+        give_up_after=shape.seconds * 2,
     )
     start = context.Event()
     results: Queue[Any] = context.Queue()
