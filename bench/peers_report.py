@@ -248,11 +248,11 @@ def _print_details(rounds: list[RoundFigures], rates: tuple[float, ...]) -> None
             continue
         first = results[0]
         cells.append(
-            f"{sum(x.changes_while_away for x in results):,} changes made while "
-            f"{first.subscribers} subscribers were away (each round); after reconnecting, "
+            f"{first.changes_while_away:,} changes to {first.subscribers} sessions while their "
+            f"subscribers were away, each round; after reconnecting, "
             f"{sum(x.delivered for x in results):,} events delivered within "
-            f"{first.window_seconds:g} s; subscribers holding the last change: "
-            f"{sum(x.up_to_date for x in results):,} of "
+            f"{first.window_seconds:g} s over all rounds; subscribers then holding the last "
+            f"change: {sum(x.up_to_date for x in results):,} of "
             f"{sum(x.subscribers for x in results):,}"
         )
     print(f"| reconnect, all rounds | {cells[0]} | {cells[1]} |")
