@@ -5,27 +5,74 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from session_runtime.api import dashboard
+
+from ..support.server import RunningServer
 
 STATIC = Path(dashboard.__file__).parent / "static"
 
 
-def test_the_page_is_served_at_the_root_with_a_strict_policy(http: httpx.Client) -> None:
+def policy_of(response: httpx.Response) -> dict[str, list[str]]:
+    return {
+        part.split()[0]: part.split()[1:]
+        for part in response.headers["content-security-policy"].split("; ")
+    }
+
+
+def test_the_page_is_served_at_the_root_with_a_strict_policy(
+    http: httpx.Client, server: RunningServer
+) -> None:
     response = http.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert response.content == (STATIC / "index.html").read_bytes()
-    policy = {
-        part.split()[0]: part.split()[1:]
-        for part in response.headers["content-security-policy"].split("; ")
-    }
+    policy = policy_of(response)
     assert policy["default-src"] == ["'self'"]
     assert policy["script-src"] == ["'self'"]
-    assert policy["connect-src"] == ["'self'", "ws:", "wss:"]
+    # WebSockets to this server only: the address the browser asked for, in its scheme.
+    assert policy["connect-src"] == ["'self'", f"ws://127.0.0.1:{server.port}"]
     assert {"http:", "https:"} <= set(policy["img-src"])
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cache-control"] == "no-cache"
+
+
+def test_a_page_served_over_https_allows_secure_websockets_to_its_host_only(
+    http: httpx.Client,
+) -> None:
+    # As a TLS-terminating proxy on this machine tells the server (uvicorn trusts 127.0.0.1).
+    headers = {"Host": "booth.example.com", "X-Forwarded-Proto": "https"}
+    policy = policy_of(http.get("/", headers=headers))
+    assert policy["connect-src"] == ["'self'", "wss://booth.example.com"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example.com; connect-src *",
+        "evil.example.com 'unsafe-inline'",
+        "ws://evil.example.com",
+        "host\u00e9.example.com",
+        "[::1",
+        "[::1]:8000",
+        "example.com:99999",
+    ],
+)
+def test_a_host_that_is_not_a_plain_address_allows_no_websocket_beyond_self(
+    http: httpx.Client, host: str
+) -> None:
+    response = http.get("/", headers={"Host": host.encode("utf-8")})
+    assert response.status_code == 200
+    policy = policy_of(response)
+    assert policy["connect-src"] == ["'self'"]
+    assert policy["script-src"] == ["'self'"]
+
+
+def test_the_policy_names_the_host_as_the_browser_sent_it(http: httpx.Client) -> None:
+    for host in ("localhost:8000", "booth.example.com", "Booth.Example.com:8443", "10.0.0.7"):
+        policy = policy_of(http.get("/", headers={"Host": host}))
+        assert policy["connect-src"] == ["'self'", f"ws://{host.lower()}"], host
 
 
 def test_every_asset_has_its_type_and_revalidates_by_etag(http: httpx.Client) -> None:

@@ -16,7 +16,7 @@ from ..observability import init_sentry, report_to_sentry
 from ..runtime import SessionRuntime
 from ..settings import Settings
 from ..sweeper import StaleSessionSweeper
-from . import dashboard, reports, routes, websocket
+from . import dashboard, docs, reports, routes, websocket
 from .errors import error_responses, install_error_handlers
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
@@ -92,6 +92,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JSONBytesResponse,
+        docs_url=None,  # served by ``docs``, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.runtime = runtime
@@ -103,6 +105,7 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(websocket.router)
     app.include_router(dashboard.router)
+    app.include_router(docs.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -136,6 +139,7 @@ def create_app(
             "limits": limits,
             "max_body_bytes": settings.max_body_bytes,
             "heartbeat_seconds": settings.heartbeat_seconds,
+            "token_cache_seconds": settings.token_cache_seconds,
         },
     )
     install_openapi(app)

@@ -68,6 +68,7 @@ class SessionRoutes:
         limits: Limits,
         max_body_bytes: int,
         heartbeat_seconds: float,
+        token_cache_seconds: float,
     ) -> None:
         self.app = app
         self.service = service
@@ -75,6 +76,7 @@ class SessionRoutes:
         self.limits = limits
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
+        self.token_cache_seconds = token_cache_seconds
         handlers: dict[str, Handler] = {
             "create_session": self._create,
             "get_session": self._get,
@@ -113,6 +115,7 @@ class SessionRoutes:
             metrics=self.metrics,
             limits=self.limits,
             heartbeat_seconds=self.heartbeat_seconds,
+            token_cache_seconds=self.token_cache_seconds,
         )
 
     async def _create(
@@ -307,7 +310,7 @@ _SSE_EVENT: dict[str, Any] = {
     "required": ["event", "data"],
     "properties": {
         "id": {"type": "string", "description": "The session's version."},
-        "event": {"type": "string", "enum": ["snapshot", "end"]},
+        "event": {"type": "string", "enum": ["snapshot", "end", "error"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
@@ -394,7 +397,8 @@ async def fail_session(project_id: str, session_id: str, if_match: str | None = 
     responses={
         200: {
             "description": "`event: snapshot` (`id:` = version) now and on each change, then "
-            "`event: end` once the session is final; a comment line when quiet.",
+            "`event: end` once the session is final, or `event: error` (the error body) once "
+            "the token is no longer valid; a comment line when quiet.",
             "content": {"text/event-stream": {"schema": _SSE_EVENT}},
         },
         **_json_errors(*_READ),

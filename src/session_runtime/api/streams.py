@@ -10,11 +10,14 @@ The current snapshot comes first, then one event per change (a slow reader gets 
 never a backlog). A comment line is sent whenever the stream has been quiet for the heartbeat
 interval. A reconnect carrying ``Last-Event-ID: <version>`` gets the current snapshot at once
 only if it is newer. When the session reaches a final status the stream sends
-``event: end`` and closes.
+``event: end`` and closes. When the token stops being valid while the stream is open (it was
+revoked), the stream sends ``event: error`` with the one error body (``UNAUTHENTICATED``) and
+closes (see ``credentials``).
 
 A server holds thousands of these streams at once, so this endpoint is a plain ASGI handler
 called before FastAPI's routing (see ``session_routes``): per stream it keeps one task for the
-stream, one waiting for the client to leave, and the subscription's mailbox, nothing more.
+stream, one waiting for the client to leave, one re-checking its token now and then, and the
+subscription's mailbox, nothing more.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from typing import Final
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from ..domain.errors import SessionRuntimeError
+from ..domain.errors import SessionRuntimeError, UnauthenticatedError
 from ..service import SessionService
 from ..subscriptions import SessionSubscription
+from .credentials import CredentialCheck, recheck_seconds
 from .http import bearer_token
 from .limits import Limits, retry_after_headers
 from .metrics import Metrics
@@ -55,8 +59,10 @@ async def serve_session_events(
     metrics: Metrics,
     limits: Limits,
     heartbeat_seconds: float,
+    token_cache_seconds: float,
 ) -> None:
-    """Authenticate, subscribe, then stream until the session is final or the client leaves."""
+    """Authenticate, subscribe, then stream until the session is final, the client leaves or
+    the token is no longer valid."""
     if scope["method"] not in ("GET", "HEAD"):
         await _send_error(send, 405, "NOT_FOUND", "the events of a session are read with GET")
         return
@@ -67,7 +73,8 @@ async def serve_session_events(
         elif name == b"last-event-id":
             last_event_id = value.decode("latin-1")
     try:
-        principal = await service.authenticate(bearer_token(authorization))
+        token = bearer_token(authorization)
+        principal = await service.authenticate(token)
         limits.check_rate(principal)
         lease = limits.open_subscription(principal)
         try:
@@ -86,11 +93,13 @@ async def serve_session_events(
         await _send_error(send, 500, "INTERNAL", "an unexpected error occurred")
         return
     metrics.subscriptions_opened("sse")
+    credentials = CredentialCheck(service, token, interval=recheck_seconds(token_cache_seconds))
     try:
         await _stream(
             send,
             receive,
             subscription,
+            credentials,
             after_version=_version(last_event_id),
             heartbeat_seconds=heartbeat_seconds,
         )
@@ -103,11 +112,19 @@ async def _stream(
     send: Send,
     receive: Receive,
     subscription: SessionSubscription,
+    credentials: CredentialCheck,
     *,
     after_version: int,
     heartbeat_seconds: float,
 ) -> None:
     watcher = asyncio.ensure_future(_close_on_disconnect(receive, subscription))
+    lapsed: list[UnauthenticatedError] = []
+
+    async def end_stream(error: UnauthenticatedError) -> None:
+        lapsed.append(error)
+        subscription.close()  # the loop below ends, then says why
+
+    checker = asyncio.ensure_future(credentials.watch(end_stream))
     loop = asyncio.get_running_loop()
     try:
         await send({"type": "http.response.start", "status": 200, "headers": _STREAM_HEADERS})
@@ -135,7 +152,9 @@ async def _stream(
             except TimeoutError:
                 await send(_HEARTBEAT)
         ending = b""
-        if last is not None and last.is_final:
+        if lapsed:
+            ending = b"event: error\ndata: %s\n\n" % orjson.dumps(lapsed[0].to_dict())
+        elif last is not None and last.is_final:
             data = orjson.dumps({"status": last.status.value, "version": last.version})
             ending = b"event: end\ndata: %s\n\n" % data
         await send({"type": "http.response.body", "body": ending, "more_body": False})
@@ -144,6 +163,7 @@ async def _stream(
     finally:
         subscription.close()
         watcher.cancel()
+        checker.cancel()
 
 
 async def _close_on_disconnect(receive: Receive, subscription: SessionSubscription) -> None:

@@ -21,7 +21,10 @@ and the server answers::
 
 An error concerns only the subscription it names (or the message it answers): the connection
 stays open. A failed ``auth`` closes it with code 4401. Authorization is checked on every
-subscribe.
+subscribe, and so is the token itself: once it is no longer valid (revoked), the subscribe
+is refused with ``UNAUTHENTICATED`` and the connection closes with 4401, ending every
+subscription on it. An open connection also re-checks its token on a timer, so a revocation
+ends it even when it sends nothing (see ``credentials``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from ..domain.errors import (
 from ..domain.models import Session
 from ..service import SessionService
 from ..subscriptions import ProjectSubscription, SessionSubscription
+from .credentials import CredentialCheck, recheck_seconds
 from .http import bearer_token
 from .limits import Limits, SubscriptionLease
 from .metrics import Metrics
@@ -69,6 +73,7 @@ class Connection:
         *,
         max_message_bytes: int,
         max_subscriptions: int,
+        token_cache_seconds: float,
     ) -> None:
         self.websocket = websocket
         self.service = service
@@ -79,12 +84,19 @@ class Connection:
         self.principal: Principal | None = None
         self.pumps: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
+        self._recheck_seconds = recheck_seconds(token_cache_seconds)
+        # The token the principal came from, re-checked on a timer while the connection lasts.
+        self._credentials: CredentialCheck | None = None
+        self._credential_watch: asyncio.Task[None] | None = None
+        self._is_closing = False
 
     async def run(self) -> None:
         header = self.websocket.headers.get("authorization")
         try:
             if header is not None:
-                self.principal = await self.service.authenticate(bearer_token(header))
+                token = bearer_token(header)
+                self.principal = await self.service.authenticate(token)
+                self._watch_credentials(token)
         except SessionRuntimeError as exc:
             await self._send_error(None, exc)
             await self.websocket.close(CLOSE_UNAUTHENTICATED)
@@ -102,6 +114,8 @@ class Connection:
         except WebSocketDisconnect:
             return
         finally:
+            if self._credential_watch is not None:
+                self._credential_watch.cancel()
             for pump in self.pumps.values():
                 pump.cancel()
             for pump in list(self.pumps.values()):
@@ -135,6 +149,8 @@ class Connection:
             elif kind == "auth":
                 return await self._authenticate(message)
             elif kind == "subscribe":
+                if not await self._credentials_hold(subscription_id):
+                    return False
                 await self._subscribe(_subscription_id(subscription_id), message)
             elif kind == "unsubscribe":
                 await self._unsubscribe(_subscription_id(subscription_id))
@@ -157,8 +173,45 @@ class Connection:
             await self._send_error(None, exc)
             await self.websocket.close(CLOSE_UNAUTHENTICATED)
             return False
+        self._watch_credentials(token)
         await self._send({"type": "authenticated"})
         return True
+
+    def _watch_credentials(self, token: str) -> None:
+        """Re-check ``token`` on a timer from now on (one timer per connection)."""
+        if self._credential_watch is not None:
+            self._credential_watch.cancel()
+        self._credentials = CredentialCheck(self.service, token, interval=self._recheck_seconds)
+        self._credential_watch = asyncio.ensure_future(
+            self._credentials.watch(lambda error: self._close_unauthenticated(None, error))
+        )
+
+    async def _credentials_hold(self, subscription_id: object) -> bool:
+        """Whether the connection's token is still valid; if not, refuse the subscribe that
+        asked and close the connection (``False``)."""
+        if self._credentials is None:
+            return True  # not signed in: ``_subscribe`` says so and the connection stays
+        error = await self._credentials.lapse()
+        if error is None:
+            return True
+        await self._close_unauthenticated(
+            subscription_id if isinstance(subscription_id, str) else None, error
+        )
+        return False
+
+    async def _close_unauthenticated(
+        self, subscription_id: str | None, error: UnauthenticatedError
+    ) -> None:
+        """The token is no longer valid: stop every subscription, say why, close with 4401."""
+        if self._is_closing:
+            return
+        self._is_closing = True
+        for pump in list(self.pumps.values()):
+            pump.cancel()
+        await self._send_error(subscription_id, error)
+        async with self._send_lock:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self.websocket.close(CLOSE_UNAUTHENTICATED)
 
     async def _subscribe(self, subscription_id: str, message: dict[str, Any]) -> None:
         if self.principal is None:
@@ -287,5 +340,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         state.limits,
         max_message_bytes=state.settings.ws_max_message_bytes,
         max_subscriptions=state.settings.ws_max_subscriptions,
+        token_cache_seconds=state.settings.token_cache_seconds,
     )
     await connection.run()

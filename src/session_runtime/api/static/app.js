@@ -27,6 +27,9 @@ const state = {
   cursors: [null], // the cursor that loads each page; page 1 has none
   page: 0,
   nextCursor: null,
+  // Live sessions pushed rows of this page on to the next: there is an older page, and the
+  // cursor to it (if any) must be asked for again.
+  hasOverflowed: false,
   loadGeneration: 0,
   isLoading: false,
   pending: [],
@@ -207,6 +210,7 @@ function resetPaging() {
   state.cursors = [null];
   state.page = 0;
   state.nextCursor = null;
+  state.hasOverflowed = false;
   state.newerCount = 0;
   show($("new-sessions"), false);
 }
@@ -224,6 +228,7 @@ async function loadPage() {
     table.replace(page.items);
     page.items.forEach(noteUnknownNames);
     state.nextCursor = page.nextCursor;
+    state.hasOverflowed = false;
     const pending = state.pending;
     state.pending = [];
     state.isLoading = false;
@@ -240,7 +245,7 @@ async function loadPage() {
 
 function renderPager() {
   $("page-newer").disabled = state.page === 0;
-  $("page-older").disabled = !state.nextCursor;
+  $("page-older").disabled = !state.nextCursor && !state.hasOverflowed;
   $("page-label").textContent = `Page ${state.page + 1}`;
   show($("sessions-empty"), table.size === 0);
   $("sessions-summary").textContent = `${table.size} session${table.size === 1 ? "" : "s"} `
@@ -270,10 +275,26 @@ function applyChange(session) {
     } else if (belongsHere) {
       const row = table.put(session);
       placeRow(row, session);
-      if (table.size > PAGE_SIZE * 3) loadPage();
+      keepPageSize();
     }
   }
   renderPager();
+}
+
+/** A page shows at most PAGE_SIZE rows: the oldest move on to the next page. */
+function keepPageSize() {
+  const ids = table.ids();
+  for (const id of ids.slice(PAGE_SIZE)) table.remove(id);
+  if (ids.length > PAGE_SIZE) state.hasOverflowed = true;
+}
+
+/** The cursor of the page after this one, as the server sees the pages now. */
+async function nextPageCursor() {
+  if (!state.hasOverflowed) return state.nextCursor;
+  const page = await state.api.sessions(state.projectId, {
+    ...filterValues(), limit: PAGE_SIZE, cursor: state.cursors[state.page],
+  });
+  return page.nextCursor;
 }
 
 function placeRow(row, session) {
@@ -393,9 +414,21 @@ $("filters").addEventListener("change", (event) => {
   state.isStatsStale = true;
   if (state.view === "funnel") loadStats();
 });
-$("page-older").addEventListener("click", () => {
-  if (!state.nextCursor) return;
-  state.cursors[state.page + 1] = state.nextCursor;
+$("page-older").addEventListener("click", async () => {
+  const projectId = state.projectId;
+  const button = $("page-older");
+  button.disabled = true; // one turn of the page at a time
+  let cursor;
+  try {
+    cursor = await nextPageCursor();
+  } catch (error) {
+    failed(error, $("sessions-error"));
+    return;
+  } finally {
+    renderPager();
+  }
+  if (!cursor || projectId !== state.projectId) return;
+  state.cursors[state.page + 1] = cursor;
   state.page += 1;
   loadPage();
 });

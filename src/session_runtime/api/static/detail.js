@@ -3,6 +3,7 @@
 // change, and "end" once the session is final.
 
 import { h, moment, replaceChildren, safeMediaUrl } from "./dom.js";
+import { mediaPreview } from "./media.js";
 
 export class DetailView {
   constructor(dialog, { names, live }) {
@@ -94,10 +95,7 @@ export class DetailView {
       const url = safeMediaUrl(media && media.url);
       const caption = h("figcaption", {}, name);
       if (!url) return h("figure", {}, caption);
-      return h("figure", {},
-        h("a", { href: url, target: "_blank", rel: "noopener noreferrer" },
-          h("img", { src: url, alt: name, width: 160, height: 160, referrerpolicy: "no-referrer" })),
-        caption);
+      return h("figure", {}, mediaPreview(name, url, { size: 160, className: "large" }), caption);
     });
     replaceChildren(this.dialog.querySelector("#detail-outputs"),
       outputs.length ? outputs : h("p", { className: "empty" }, "No outputs yet."));

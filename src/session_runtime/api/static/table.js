@@ -2,6 +2,7 @@
 // elements, so keyboard focus stays where it was while the data under it changes).
 
 import { h, replaceChildren, safeMediaUrl, shortId, shortInputs, since } from "./dom.js";
+import { mediaPreview } from "./media.js";
 
 const MAX_THUMBNAILS = 3;
 
@@ -148,7 +149,8 @@ export class SessionTable {
   }
 }
 
-/** Up to a few output thumbnails, each a link to the full media; then "+N". */
+/** Up to a few output thumbnails (or labels, for media that are not images), each a link to
+ * the full media; then "+N". */
 export function thumbnails(outputs, limit = MAX_THUMBNAILS) {
   const entries = Object.entries(outputs || {});
   const items = [];
@@ -158,11 +160,9 @@ export function thumbnails(outputs, limit = MAX_THUMBNAILS) {
       items.push(h("span", { className: "no-thumb", title: name }, name));
       continue;
     }
-    items.push(h("a", {
-      className: "thumb", href: url, target: "_blank", rel: "noopener noreferrer",
-      title: name, onclick: (event) => event.stopPropagation(),
-    }, h("img", { src: url, alt: name, width: 40, height: 40, loading: "lazy",
-      referrerpolicy: "no-referrer" })));
+    items.push(mediaPreview(name, url, {
+      size: 40, className: "thumb", onclick: (event) => event.stopPropagation(),
+    }));
   }
   if (entries.length > limit) items.push(h("span", { className: "more" }, `+${entries.length - limit}`));
   return items;
