@@ -29,6 +29,7 @@ sys.path.append(str(_HERE))
 
 import argparse  # noqa: E402
 import multiprocessing  # noqa: E402
+import queue as queue_module  # noqa: E402
 import resource  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -96,7 +97,7 @@ class ProcessGroup:
         while time.monotonic() < deadline:
             try:
                 return queue.get(timeout=0.2)
-            except Exception:  # queue.Empty
+            except queue_module.Empty:
                 failed = [p.exitcode for p in self.processes if p.exitcode not in (None, 0)]
                 if failed:
                     raise RuntimeError(f"a load process failed (exit codes {failed})") from None
@@ -127,10 +128,10 @@ def _write(peer: Peer, shape: Shape, context: SpawnContext) -> WriterResult:
     writer.start()
     try:
         start.set()
-        kind, result = results.get(timeout=shape.seconds + CONNECT_TIMEOUT * 3)
-        assert kind == "writer"
-        written: WriterResult = result
-        return written
+        kind, result = results.get(timeout=shape.seconds * 2 + CONNECT_TIMEOUT * 3)
+        if kind != "writer" or not isinstance(result, WriterResult):
+            raise RuntimeError(f"the writer process answered {kind!r}")
+        return result
     finally:
         writer.join(timeout=10)
         if writer.is_alive():
