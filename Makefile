@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict src
+	$(BIN)/python scripts/unasync.py --check
 
 # The tests start a throwaway PostgreSQL cluster when DATABASE_URL is not set: they need its
 # server programs. On a Debian machine where we are root, install them when they are missing.

@@ -51,7 +51,7 @@ from session_runtime.domain.stats import (
 )
 from session_runtime.domain.timestamps import from_micros, to_micros, utc_now
 from session_runtime.domain.tokens import new_id
-from session_runtime.storage.sqlite_rows import SESSION_COLUMNS
+from session_runtime.storage.rows import SESSION_COLUMNS
 from store_postgres import postgres_dsn
 
 EXPERIENCES = 6

@@ -26,7 +26,7 @@ import orjson
 import store_postgres
 from session_runtime import SYSTEM, SessionRuntime
 from session_runtime.domain.timestamps import to_micros, utc_now
-from session_runtime.storage.sqlite_rows import SESSION_COLUMNS
+from session_runtime.storage.rows import SESSION_COLUMNS
 
 
 async def _seed(runtime: SessionRuntime, sessions: int) -> tuple[str, list[str]]:

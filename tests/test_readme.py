@@ -113,3 +113,44 @@ def test_the_funnel_and_export_example(served: tuple[RunningServer, Seed], tmp_p
     assert set(stats["totals"]) == {"total", "active", "completed", "abandoned", "error"}
     header = (tmp_path / "completed.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("id,projectId,eventId,experienceId,mode")
+
+
+def test_a_newcomer_runs_the_examples_top_to_bottom_in_one_fresh_shell(
+    served: tuple[RunningServer, Seed], tmp_path: Path
+) -> None:
+    """The variables block, then the SDK and WebSocket examples, in one shell that starts with
+    none of them set: whatever the examples read, that block must export."""
+    server, data = served
+    (setup,) = [block for block in blocks("bash") if "PROJECT=" in block]
+    values = {
+        "BASE": server.base_url,
+        "TOKEN": data.owner,
+        "SESSION_RUNTIME_URL": server.base_url,
+        "SESSION_RUNTIME_TOKEN": data.owner,
+        "PROJECT": data.project_id,
+        "EVENT": data.event_id,
+        "EXPERIENCE": data.experience_id,
+    }
+    filled = re.sub(
+        r"^((?:export )?)([A-Z_]+)=(\S+)",
+        lambda m: f"{m[1]}{m[2]}={values[m[2]]}" if m[2] in values else m[0],
+        setup,
+        flags=re.M,
+    )
+    assert "..." not in filled
+    (sdk,) = [block for block in blocks("python") if "SessionRuntimeClient(" in block]
+    (websocket,) = [block for block in blocks("python") if "/v1/ws" in block]
+    script = filled + "".join(
+        f"\n{sys.executable} - <<'PYTHON'\n{example}PYTHON\n" for example in (sdk, websocket)
+    )
+    fresh = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("SESSION_RUNTIME_")
+        and name not in ("BASE", "TOKEN", "PROJECT", "EVENT", "EXPERIENCE")
+    }
+
+    output = run_bash(script, fresh, tmp_path).splitlines()
+
+    assert "True False None" in output
+    assert output[-1] == "{'type': 'subscribed', 'id': 'all'}"

@@ -1,4 +1,5 @@
-"""What every operation shares: input validation, timing, logging and observers."""
+"""What every operation shares: the context it runs in, input validation, timing, logging and
+observers."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pydantic
 
 from .domain.errors import SessionRuntimeError, ValidationError
+from .domain.ports import ChangeFeed, Store
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ class OperationRecord:
 
     @property
     def outcome(self) -> str:
+        """``ok``, the error's contract code, or ``INTERNAL`` for a bug."""
         if self.error is None:
             return "ok"
         if isinstance(self.error, SessionRuntimeError):
@@ -35,6 +39,27 @@ class OperationRecord:
 
 
 Observer = Callable[[OperationRecord], None]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class OperationContext:
+    """What the parts of the service (catalog, sessions, reports) share, given to each.
+
+    ``observers`` is a list that stays open: a server adds its metrics and error tracking once
+    the service exists (``service.observers.append(...)``), and every part sees them.
+    """
+
+    store: Store
+    feed: ChangeFeed
+    clock: Clock
+    observers: list[Observer]
+    token_cache_seconds: float = 0.0
+    """How long a token seen valid is trusted without reading it again (0: never)."""
+
+    def operation(self, action: str) -> Operation:
+        """Time, log and report one operation: ``with context.operation("create"): ...``."""
+        return Operation(action, self.observers)
 
 
 class Operation:

@@ -1,5 +1,6 @@
 """Operations over many sessions at once: the funnel, export, the stale-session sweep and
-retention. ``SessionService`` inherits them.
+retention. One part of ``SessionService``, over the ``OperationContext`` the parts share; it
+reads sessions through the listing operation it is given, as any caller would.
 
 >>> stats = await service.session_stats(owner, "p1", {"experienceId": "x1"})  # doctest: +SKIP
 >>> swept = await service.sweep_stale_sessions(timedelta(minutes=30))        # doctest: +SKIP
@@ -8,17 +9,16 @@ retention. ``SessionService`` inherits them.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
 
-from .catalog_service import CatalogOperations
 from .domain.auth import Guest, Principal, System, authorize_project_read
 from .domain.errors import NotFoundError, PermissionDeniedError
 from .domain.models import ListSessionsInput, Mode, Session, SessionPage, SessionStatus
-from .domain.ports import ChangeFeed, PurgeCount, PurgeQuery, StatsQuery, Store
+from .domain.ports import PurgeCount, PurgeQuery, StatsQuery
 from .domain.stats import SessionStats, StatsInput, build_stats
-from .operations import parse_input
+from .operations import OperationContext, parse_input
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ EXPORT_PAGE_SIZE = 500
 that of one page, however many sessions match."""
 
 SWEEP_BATCH = 500
+
+ListSessions = Callable[[Principal, str, Mapping[str, Any]], Awaitable[SessionPage]]
+"""The listing operation (``SessionService.list_sessions``): a page of a project's sessions."""
 
 
 def stale_reason(idle_after: timedelta) -> str:
@@ -42,21 +45,12 @@ def stale_reason(idle_after: timedelta) -> str:
     return f"no update for {seconds:g} second{'s' if seconds != 1 else ''}"
 
 
-class ReportingOperations(CatalogOperations):
-    """The funnel, export, the sweeper's pass and purge, over a ``Store``."""
+class ReportingOperations:
+    """The funnel, export, the sweeper's pass and purge, over the context's ``Store``."""
 
-    store: Store
-    feed: ChangeFeed
-    clock: Callable[[], datetime]
-
-    if TYPE_CHECKING:  # ``SessionService`` has it
-
-        async def list_sessions(
-            self,
-            principal: Principal,
-            project_id: str,
-            data: ListSessionsInput | Mapping[str, Any] | None = None,
-        ) -> SessionPage: ...
+    def __init__(self, context: OperationContext, list_sessions: ListSessions) -> None:
+        self.context = context
+        self.list_sessions = list_sessions
 
     async def session_stats(
         self,
@@ -67,14 +61,14 @@ class ReportingOperations(CatalogOperations):
         """Per experience: sessions that reached each step, how they ended, the median time
         to complete. Members only; ``mode`` defaults to ``guest`` (previews are not
         analytics). Aggregated by the database: no session is loaded."""
-        with self._operation("stats"):
+        with self.context.operation("stats"):
             parsed = parse_input(StatsInput, data or {})
             authorize_project_read(principal, project_id)
             if isinstance(principal, Guest):
                 raise PermissionDeniedError("a guest cannot read a project's figures")
-            if await self.store.get_project(project_id) is None:
+            if await self.context.store.get_project(project_id) is None:
                 raise NotFoundError.of("project", project_id)
-            aggregate = await self.store.session_stats(
+            aggregate = await self.context.store.session_stats(
                 StatsQuery(
                     project_id=project_id,
                     mode=parsed.mode,
@@ -100,9 +94,9 @@ class ReportingOperations(CatalogOperations):
             for key, value in {**(given or {}), "limit": EXPORT_PAGE_SIZE}.items()
             if value is not None and key != "cursor"
         }
-        with self._operation("export"):
+        with self.context.operation("export"):
             authorize_project_read(principal, project_id)
-            if await self.store.get_project(project_id) is None:
+            if await self.context.store.get_project(project_id) is None:
                 raise NotFoundError.of("project", project_id)
             return await self.list_sessions(principal, project_id, filters), filters
 
@@ -135,10 +129,10 @@ class ReportingOperations(CatalogOperations):
         left alone. Each change is published like any other. Returns the swept sessions (at
         most ``limit``; call again while it returns that many).
         """
-        with self._operation("sweep"):
-            cutoff = self.clock() - idle_after
+        with self.context.operation("sweep"):
+            cutoff = self.context.clock() - idle_after
             reason = stale_reason(idle_after)
-            clock = self.clock
+            clock = self.context.clock
 
             def mutation(current: Session) -> Session | None:
                 if current.status is not SessionStatus.ACTIVE or current.updated_at >= cutoff:
@@ -151,18 +145,18 @@ class ReportingOperations(CatalogOperations):
                 )
 
             swept = []
-            for project_id, session_id in await self.store.stale_sessions(cutoff, limit):
+            for project_id, session_id in await self.context.store.stale_sessions(cutoff, limit):
                 try:
-                    session, changed = await self.store.update_session(
+                    session, changed = await self.context.store.update_session(
                         project_id, session_id, mutation
                     )
                 except NotFoundError:  # purged meanwhile
                     continue
                 if changed:
-                    self.feed.publish(session)
+                    self.context.feed.publish(session)
                     swept.append(session)
             if swept:
-                logger.info("abandoned %d stale sessions (%s)", len(swept), reason)
+                logger.info("stale sessions abandoned: %d (%s)", len(swept), reason)
             return swept
 
     async def purge_sessions(
@@ -176,19 +170,19 @@ class ReportingOperations(CatalogOperations):
     ) -> list[PurgeCount]:
         """Delete sessions last updated more than ``older_than`` ago (an operator's act:
         nothing else deletes a session). With ``dry_run`` only count them."""
-        with self._operation("purge"):
+        with self.context.operation("purge"):
             if not isinstance(principal, System):
                 raise PermissionDeniedError("only an operator may delete sessions")
             if older_than <= timedelta(0):
                 raise ValueError("older_than must be positive")
             query = PurgeQuery(
-                updated_before=self.clock() - older_than, mode=mode, project_id=project_id
+                updated_before=self.context.clock() - older_than, mode=mode, project_id=project_id
             )
-            counts = await self.store.purge_sessions(query, dry_run=dry_run)
+            counts = await self.context.store.purge_sessions(query, dry_run=dry_run)
             logger.info(
-                "%s %d sessions last updated before %s",
-                "would delete" if dry_run else "deleted",
-                sum(count.count for count in counts),
+                "sessions last updated before %s %s: %d",
                 query.updated_before.isoformat(),
+                "to delete" if dry_run else "deleted",
+                sum(count.count for count in counts),
             )
             return counts

@@ -1,5 +1,11 @@
 """The session operations: validate -> authorize -> one transaction -> publish the change.
 
+``SessionService`` is every operation in one object, composed of three parts over one
+``OperationContext`` (the store, the change feed, the clock, the observers): ``catalog``
+(identity, tokens, projects, events, experiences: ``catalog_service``), ``sessions`` (this
+module's ``SessionOperations``) and ``reports`` (the funnel, export, sweep and purge:
+``reporting``). Each part reads on its own; the service offers every operation of each.
+
 >>> service = SessionService(store, feed)                         # doctest: +SKIP
 >>> principal = await service.authenticate(token)                 # doctest: +SKIP
 >>> created = await service.create_session(principal, {           # doctest: +SKIP
@@ -12,11 +18,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 import pydantic
 
+from .catalog_service import CatalogOperations
 from .domain.auth import (
     Guest,
     Principal,
@@ -46,21 +52,22 @@ from .domain.ports import ChangeFeed, SessionQuery, Store
 from .domain.state import check_progress_allowed, needs_transition
 from .domain.timestamps import utc_now
 from .domain.tokens import new_id
-from .operations import Observer, OperationRecord, parse_input
+from .operations import Clock, Observer, OperationContext, OperationRecord, parse_input
 from .reporting import ReportingOperations
 from .subscriptions import ProjectSubscription, SessionSubscription
 
 __all__ = [
     "Clock",
     "Observer",
+    "OperationContext",
     "OperationRecord",
+    "SessionOperations",
     "SessionService",
     "decode_cursor",
     "encode_cursor",
     "parse_input",
 ]
 
-Clock = Callable[[], datetime]
 _SessionRef = str | Mapping[str, Any]
 
 
@@ -68,9 +75,9 @@ def _session_ref(data: _SessionRef | pydantic.BaseModel) -> Any:
     return {"sessionId": data} if isinstance(data, str) else data
 
 
-class SessionService(ReportingOperations):
-    """Every session operation (and, inherited, the catalog's and the reports'), over a
-    ``Store`` and a ``ChangeFeed``."""
+class SessionService:
+    """Every operation, over a ``Store`` and a ``ChangeFeed``: the catalog's, the sessions'
+    and the reports', each served by the part that owns it (see the module's docstring)."""
 
     def __init__(
         self,
@@ -81,23 +88,80 @@ class SessionService(ReportingOperations):
         observers: tuple[Observer, ...] = (),
         token_cache_seconds: float = 0.0,
     ) -> None:
-        super().__init__(token_cache_seconds=token_cache_seconds)
-        self.store = store
-        self.feed = feed
-        self.clock = clock
-        self.observers = list(observers)
+        self.context = OperationContext(
+            store=store,
+            feed=feed,
+            clock=clock,
+            observers=list(observers),
+            token_cache_seconds=token_cache_seconds,
+        )
+        self.catalog = catalog = CatalogOperations(self.context)
+        self.sessions = sessions = SessionOperations(self.context, catalog)
+        self.reports = reports = ReportingOperations(self.context, sessions.list_sessions)
 
-    # -- sessions -------------------------------------------------------------------------
+        self.authenticate = catalog.authenticate
+        self.create_member_token = catalog.create_member_token
+        self.create_guest_token = catalog.create_guest_token
+        self.list_tokens = catalog.list_tokens
+        self.revoke_token = catalog.revoke_token
+        self.create_project = catalog.create_project
+        self.list_projects = catalog.list_projects
+        self.get_project = catalog.get_project
+        self.create_event = catalog.create_event
+        self.list_events = catalog.list_events
+        self.create_experience = catalog.create_experience
+        self.list_experiences = catalog.list_experiences
+
+        self.create_session = sessions.create_session
+        self.get_session = sessions.get_session
+        self.list_sessions = sessions.list_sessions
+        self.update_session_progress = sessions.update_session_progress
+        self.complete_session = sessions.complete_session
+        self.abandon_session = sessions.abandon_session
+        self.fail_session = sessions.fail_session
+        self.subscribe_session = sessions.subscribe_session
+        self.subscribe_project = sessions.subscribe_project
+
+        self.session_stats = reports.session_stats
+        self.first_export_page = reports.first_export_page
+        self.export_sessions = reports.export_sessions
+        self.sweep_stale_sessions = reports.sweep_stale_sessions
+        self.purge_sessions = reports.purge_sessions
+
+    @property
+    def store(self) -> Store:
+        return self.context.store
+
+    @property
+    def feed(self) -> ChangeFeed:
+        return self.context.feed
+
+    @property
+    def clock(self) -> Clock:
+        return self.context.clock
+
+    @property
+    def observers(self) -> list[Observer]:
+        """Told of every operation; append to it to add one (metrics, error tracking)."""
+        return self.context.observers
+
+
+class SessionOperations:
+    """The operations on sessions: create, read, list, record progress, finish, follow."""
+
+    def __init__(self, context: OperationContext, catalog: CatalogOperations) -> None:
+        self.context = context
+        self.catalog = catalog  # a new session's project, event and experience must exist
 
     async def create_session(
         self, principal: Principal, data: CreateSessionInput | Mapping[str, Any]
     ) -> CreateSessionResult:
         """Start a session: ``status="active"``, ``currentStepIndex=0``, ``version=1``."""
-        with self._operation("create"):
+        with self.context.operation("create"):
             parsed = parse_input(CreateSessionInput, data)
             authorize_create(principal, parsed)
-            await self._check_catalog(parsed)
-            now = self.clock()
+            await self.catalog.check_catalog(parsed)
+            now = self.context.clock()
             session = Session.trusted(
                 id=new_id(),
                 project_id=parsed.project_id,
@@ -116,14 +180,14 @@ class SessionService(ReportingOperations):
                 end_reason=None,
                 version=1,
             )
-            await self.store.insert_session(session)
-            self.feed.publish(session)
+            await self.context.store.insert_session(session)
+            self.context.feed.publish(session)
             return CreateSessionResult(session_id=session.id, session=session)
 
     async def get_session(self, principal: Principal, project_id: str, session_id: str) -> Session:
-        with self._operation("get"):
+        with self.context.operation("get"):
             authorize_project_read(principal, project_id)
-            session = await self.store.get_session(project_id, session_id)
+            session = await self.context.store.get_session(project_id, session_id)
             if session is None:
                 raise NotFoundError.of("session", session_id)
             authorize_session_read(principal, session)
@@ -136,7 +200,7 @@ class SessionService(ReportingOperations):
         data: ListSessionsInput | Mapping[str, Any] | None = None,
     ) -> SessionPage:
         """A page of the project's sessions, newest first; a guest sees only its own."""
-        with self._operation("list"):
+        with self.context.operation("list"):
             parsed = parse_input(ListSessionsInput, data or {})
             authorize_project_read(principal, project_id)
             query = SessionQuery(
@@ -149,7 +213,7 @@ class SessionService(ReportingOperations):
                 created_by=principal.created_by if isinstance(principal, Guest) else None,
                 before=decode_cursor(parsed.cursor) if parsed.cursor else None,
             )
-            sessions = await self.store.list_sessions(query)
+            sessions = await self.context.store.list_sessions(query)
             if len(sessions) <= parsed.limit:
                 return SessionPage(items=sessions)
             items = sessions[: parsed.limit]
@@ -164,14 +228,14 @@ class SessionService(ReportingOperations):
         expected_version: int | None = None,
     ) -> Session:
         """Record progress: ``inputs``/``outputs`` deep-merge, ``currentStepIndex`` replaces."""
-        with self._operation("update"):
+        with self.context.operation("update"):
             parsed = parse_input(UpdateSessionProgressInput, data)
             if parsed.inputs is not None:
                 check_json_field("inputs", parsed.inputs)
             if parsed.outputs is not None:
                 check_json_field("outputs", parsed.outputs)
             authorize_project_write(principal, project_id)
-            clock = self.clock
+            clock = self.context.clock
 
             def mutation(current: Session) -> Session:
                 authorize_own_session(principal, current)
@@ -200,7 +264,7 @@ class SessionService(ReportingOperations):
         expected_version: int | None = None,
     ) -> Session:
         """Mark the session completed; ``completedAt == updatedAt``. Safe to retry."""
-        with self._operation("complete"):
+        with self.context.operation("complete"):
             parsed = parse_input(CompleteSessionInput, _session_ref(data))
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.COMPLETED,
@@ -216,7 +280,7 @@ class SessionService(ReportingOperations):
         expected_version: int | None = None,
     ) -> Session:
         """Mark the session abandoned (the guest left), with an optional reason. Safe to retry."""
-        with self._operation("abandon"):
+        with self.context.operation("abandon"):
             parsed = parse_input(AbandonSessionInput, _session_ref(data))
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.ABANDONED,
@@ -232,7 +296,7 @@ class SessionService(ReportingOperations):
         expected_version: int | None = None,
     ) -> Session:
         """Mark the session failed (status ``error``) with a short reason. Safe to retry."""
-        with self._operation("fail"):
+        with self.context.operation("fail"):
             parsed = parse_input(FailSessionInput, data)
             return await self._finish(
                 principal, project_id, parsed.session_id, SessionStatus.ERROR,
@@ -249,7 +313,7 @@ class SessionService(ReportingOperations):
         expected_version: int | None,
     ) -> Session:
         authorize_project_write(principal, project_id)
-        clock = self.clock
+        clock = self.context.clock
 
         def mutation(current: Session) -> Session | None:
             authorize_own_session(principal, current)
@@ -270,9 +334,9 @@ class SessionService(ReportingOperations):
     async def _write(
         self, project_id: str, session_id: str, mutation: Callable[[Session], Session | None]
     ) -> Session:
-        session, changed = await self.store.update_session(project_id, session_id, mutation)
+        session, changed = await self.context.store.update_session(project_id, session_id, mutation)
         if changed:
-            self.feed.publish(session)
+            self.context.feed.publish(session)
         return session
 
     # -- subscriptions --------------------------------------------------------------------
@@ -285,13 +349,13 @@ class SessionService(ReportingOperations):
         A slow consumer gets the latest snapshot (older ones coalesce) and never blocks a
         writer. Iteration ends after a final status; close the subscription to stop earlier.
         """
-        with self._operation("subscribe"):
+        with self.context.operation("subscribe"):
             authorize_project_read(principal, project_id)
             # Register before reading, so that no change between the read and the
             # registration can be missed.
-            channel = self.feed.subscribe_session(project_id, session_id)
+            channel = self.context.feed.subscribe_session(project_id, session_id)
             try:
-                session = await self.store.get_session(project_id, session_id)
+                session = await self.context.store.get_session(project_id, session_id)
                 if session is None:
                     raise NotFoundError.of("session", session_id)
                 authorize_session_read(principal, session)
@@ -303,11 +367,11 @@ class SessionService(ReportingOperations):
 
     async def subscribe_project(self, principal: Principal, project_id: str) -> ProjectSubscription:
         """Follow every session of a project (members only): one item per change."""
-        with self._operation("subscribe"):
+        with self.context.operation("subscribe"):
             authorize_project_read(principal, project_id)
             if isinstance(principal, Guest):
                 raise PermissionDeniedError("a guest cannot follow a whole project")
-            return ProjectSubscription(self.feed.subscribe_project(project_id))
+            return ProjectSubscription(self.context.feed.subscribe_project(project_id))
 
 
 def _check_version(current: Session, expected_version: int | None) -> None:

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
-from types import TracebackType
+from typing import Self
 
 from .domain.models import Session
 from .domain.ports import Channel
 
 
-class SessionSubscription:
+class _Subscription:
+    """What both kinds share: a mailbox to read, closed once, and ``async with`` that closes it."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+        self._is_done = False
+
+    @property
+    def is_closed(self) -> bool:
+        return self._is_done
+
+    def close(self) -> None:
+        """Stop following; frees the subscription at once. Closing twice is harmless."""
+        self._is_done = True
+        self._channel.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class SessionSubscription(_Subscription):
     """Follows one session; yields snapshots in strictly increasing ``version``.
 
     The first item is the current snapshot. A consumer that falls behind gets the latest
@@ -20,16 +46,8 @@ class SessionSubscription:
     """
 
     def __init__(self, channel: Channel) -> None:
-        self._channel = channel
+        super().__init__(channel)
         self.session: Session | None = None
-        self._is_done = False
-
-    @property
-    def is_closed(self) -> bool:
-        return self._is_done
-
-    def __aiter__(self) -> SessionSubscription:
-        return self
 
     async def __anext__(self) -> Session:
         while not self._is_done:
@@ -46,33 +64,13 @@ class SessionSubscription:
             return session
         raise StopAsyncIteration
 
-    def close(self) -> None:
-        """Stop following; frees the subscription at once. Closing twice is harmless."""
-        self._is_done = True
-        self._channel.close()
 
-    async def __aenter__(self) -> SessionSubscription:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class ProjectSubscription:
+class ProjectSubscription(_Subscription):
     """Follows every session of a project: one item per change, the latest per session."""
 
     def __init__(self, channel: Channel) -> None:
-        self._channel = channel
+        super().__init__(channel)
         self._versions: dict[str, int] = {}
-        self._is_done = False
-
-    def __aiter__(self) -> ProjectSubscription:
-        return self
 
     async def __anext__(self) -> Session:
         while not self._is_done:
@@ -89,18 +87,3 @@ class ProjectSubscription:
             return session
         self._is_done = True
         raise StopAsyncIteration
-
-    def close(self) -> None:
-        self._is_done = True
-        self._channel.close()
-
-    async def __aenter__(self) -> ProjectSubscription:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 
 from ..support.server import RunningServer, Seed
 from ..support.sse import Event, events
+from ..support.waiting import wait_until
 
 
 def new_session(http: httpx.Client, seeded: Seed, token: str | None = None) -> str:
@@ -24,28 +24,18 @@ def new_session(http: httpx.Client, seeded: Seed, token: str | None = None) -> s
 
 
 def snapshots_until_end(stream: httpx.Response) -> list[Event]:
+    return until_end(events(stream))
+
+
+def until_end(reader: Iterator[Event]) -> list[Event]:
     seen = []
-    for event in events(stream):
+    for event in reader:
         if event.event == "comment":
             continue
         seen.append(event)
         if event.event == "end":
             break
     return seen
-
-
-def write_later(server: RunningServer, seeded: Seed, session_id: str, bodies: list[Any]) -> None:
-    def run() -> None:
-        time.sleep(0.2)
-        with httpx.Client(base_url=server.base_url) as http:
-            url = f"/v1/projects/{seeded.project_id}/sessions/{session_id}"
-            for body in bodies:
-                if body == "complete":
-                    http.post(url + "/complete", headers=seeded.headers(seeded.owner))
-                else:
-                    http.patch(url, json=body, headers=seeded.headers(seeded.owner))
-
-    threading.Thread(target=run, daemon=True).start()
 
 
 def test_snapshot_first_then_each_change_then_end(
@@ -57,8 +47,14 @@ def test_snapshot_first_then_each_change_then_end(
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
         assert "content-length" not in stream.headers
-        write_later(server, seeded, session_id, [{"currentStepIndex": 1}, "complete"])
-        seen = snapshots_until_end(stream)
+        reader = events(stream)
+        first = next(event for event in reader if event.event != "comment")
+        # Written once the first snapshot is read: each change comes after it.
+        session_url = f"/v1/projects/{seeded.project_id}/sessions/{session_id}"
+        with httpx.Client(base_url=server.base_url, headers=seeded.headers(seeded.owner)) as writer:
+            writer.patch(session_url, json={"currentStepIndex": 1})
+            writer.post(session_url + "/complete")
+        seen = [first, *until_end(reader)]
     snapshots = [e for e in seen if e.event == "snapshot"]
     versions = [int(e.id or 0) for e in snapshots]
     assert versions[0] == 1
@@ -136,12 +132,9 @@ def test_closing_the_stream_frees_the_subscription(
         # Keep the reader referenced: a discarded generator would close the stream.
         reader = events(stream)
         next(reader)
-        time.sleep(0.1)
         assert feed.subscribers_of(seeded.project_id, session_id) == 1
-    deadline = time.monotonic() + 3
-    while feed.subscribers_of(seeded.project_id, session_id) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert feed.subscribers_of(seeded.project_id, session_id) == 0
+    # The server notices the closed stream on its own loop.
+    wait_until(lambda: feed.subscribers_of(seeded.project_id, session_id) == 0, timeout=3)
 
 
 def test_a_guest_cannot_follow_another_guests_session(http: httpx.Client, seeded: Seed) -> None:

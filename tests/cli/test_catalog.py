@@ -107,3 +107,15 @@ def test_a_missing_project_option_is_a_usage_error(cli: Cli, demo: DemoDatabase)
 
     assert result.exit_code == 2
     assert "--project" in result.stderr
+
+
+@pytest.mark.parametrize("group", ["projects", "events", "experiences"])
+def test_an_id_no_url_can_reach_is_refused(cli: Cli, demo: DemoDatabase, group: str) -> None:
+    project = () if group == "projects" else ("-p", demo.project_id)
+
+    error = cli.fails(group, "create", *project, "Kiosk", "--id", "kiosk/1", "-d", demo.path)
+
+    assert error.startswith("error: VALIDATION_ERROR: invalid input: id: ")
+    assert "letters (A-Z, a-z), digits, '_' or '-'" in error
+    listed = cli.json(group, "list", *project, "-d", demo.path)
+    assert "kiosk/1" not in str(listed)

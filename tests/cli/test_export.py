@@ -132,3 +132,13 @@ def test_the_format_is_required_and_checked(cli: Cli, demo: DemoDatabase) -> Non
 
     assert cli.invoke(*base).exit_code == 2
     assert cli.invoke(*base, "--format", "xml").exit_code == 2
+
+
+def test_one_exported_session_is_one_session(cli: Cli, demo: DemoDatabase) -> None:
+    seed_sessions(demo, 1)
+
+    result = cli.ok("sessions", "export", "-p", demo.project_id, "--format", "jsonl",
+                    "-d", demo.path)  # fmt: skip
+
+    assert "Exported 1 session to stdout" in result.stderr
+    assert "1 sessions" not in result.stderr

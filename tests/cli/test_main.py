@@ -162,3 +162,20 @@ def test_verbose_logs_operations_on_stderr(cli: Cli, demo: DemoDatabase) -> None
     assert result.exit_code == 1
     assert re.search(r"INFO session_runtime\.\S+: get_project failed: NOT_FOUND", result.stderr)
     assert result.stderr.splitlines()[-1] == "error: NOT_FOUND: project 'nope' not found"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["projects", "list"], ["sessions", "watch"], ["purge"], ["tokens", "create"], ["init"]],
+)
+def test_help_shows_flags_without_a_value(cli: Cli, command: list[str]) -> None:
+    output = cli.ok(*command, "--help").stdout
+    flags = [
+        line
+        for line in output.splitlines()
+        if re.search(r"--(json|dry-run|yes|guest|version)\b", line)
+    ]
+
+    assert flags, output
+    for line in flags:
+        assert "<bool>" not in line, line

@@ -90,8 +90,11 @@ def test_purge_asks_first_and_a_no_keeps_everything(cli: Cli, demo: DemoDatabase
         ["purge", "--older-than", "30d", "-d", str(demo.path)],
         input="n\n",
     )
-    assert refused.exit_code == 2
+    # A "no" is an answer, not a failure: exit 0, and it says what happened.
+    assert refused.exit_code == 0, refused.output
     assert "Delete these 2 sessions?" in refused.stderr
+    assert refused.stderr.rstrip().endswith("Nothing deleted.")  # after the prompt
+    assert "error" not in refused.stderr
     assert stored(demo, old) == old
 
     accepted = cli.runner.invoke(
@@ -119,6 +122,28 @@ def test_an_unreadable_age_is_a_usage_error(cli: Cli, demo: DemoDatabase, age: s
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("age", ["1000000d", "36501d", "5300w", "99999999999999999999999999s"])
+def test_an_age_out_of_range_is_a_usage_error(cli: Cli, demo: DemoDatabase, age: str) -> None:
+    old = seed_aged(demo, 100, preview=1, guest=0)
+
+    result = cli.invoke("purge", "--older-than", age, "--yes", "-d", demo.path)
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.stderr.replace("│", " ").split())  # as Typer's box wraps it
+    assert f"{age} is out of range: give at most 36500d (100 years)" in message
+    assert "Traceback" not in result.output and "OverflowError" not in result.output
+    assert stored(demo, old) == old
+
+
+def test_the_largest_age_is_accepted(cli: Cli, demo: DemoDatabase) -> None:
+    old = seed_aged(demo, 100, preview=1, guest=0)
+
+    result = cli.ok("purge", "--older-than", "36500d", "--yes", "-d", demo.path)
+
+    assert "Deleted 0 sessions" in result.stderr
+    assert stored(demo, old) == old
+
+
 def test_an_unknown_project_is_named(cli: Cli, demo: DemoDatabase) -> None:
     error = cli.fails("purge", "--older-than", "1d", "-p", "nope", "--yes", "-d", demo.path)
     assert error == "error: NOT_FOUND: project 'nope' not found"
@@ -129,3 +154,16 @@ def test_a_missing_database_is_not_created(cli: Cli, tmp_path: Path) -> None:
     error = cli.fails("purge", "--older-than", "1d", "--yes", "-d", missing)
     assert "no database at" in error
     assert not missing.exists()
+
+
+def test_one_session_is_one_session(cli: Cli, demo: DemoDatabase) -> None:
+    seed_aged(demo, 100, preview=1, guest=0)
+
+    counted = cli.ok("purge", "--older-than", "30d", "--dry-run", "-d", demo.path)
+    asked = cli.runner.invoke(
+        app, ["purge", "--older-than", "30d", "-d", str(demo.path)], input="y\n"
+    )
+
+    assert "Would delete 1 session last updated before" in counted.stderr
+    assert "Delete this session?" in asked.stderr
+    assert "Deleted 1 session last updated before" in asked.stderr

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
+import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from session_runtime import SYSTEM, Session, SessionRuntime
+from session_runtime import SYSTEM, Session
 
-from .conftest import Cli, DemoDatabase, seed_sessions
+from ..support.waiting import wait_until
+from .conftest import Cli, DemoDatabase, on_service, seed_sessions
+from .test_serve import command
 
 
 def newest_first(sessions: list[Session]) -> list[Session]:
@@ -134,43 +138,55 @@ def test_watch_a_final_session_prints_it_and_ends(cli: Cli, demo: DemoDatabase) 
     ]
 
 
-def test_watch_follows_a_session_until_it_ends(cli: Cli, demo: DemoDatabase) -> None:
+def test_watch_follows_a_session_until_it_ends(demo: DemoDatabase) -> None:
+    """The real command, as a subprocess, writing a line per version as it sees it; another
+    program writes each change once the line of the one before has come."""
     [session] = seed_sessions(demo, 2)[1:]
     assert session.status == "active"
-    writes_done = threading.Event()
+    watcher = subprocess.Popen(
+        [
+            *command(), "sessions", "watch", "-p", demo.project_id, session.id,
+            "--interval", "0.05", "--timeout", "30", "-d", str(demo.path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    lines: list[str] = []
 
-    def another_program() -> None:
-        async def write() -> None:
-            async with SessionRuntime.sqlite(demo.path) as runtime:
-                service = runtime.service
-                await asyncio.sleep(0.3)
-                await service.update_session_progress(
-                    SYSTEM,
-                    demo.project_id,
-                    {"sessionId": session.id, "currentStepIndex": 1, "inputs": {"mood": "happy"}},
-                )
-                await asyncio.sleep(0.3)
-                await service.abandon_session(
-                    SYSTEM, demo.project_id, {"sessionId": session.id, "reason": "walked away"}
-                )
+    def read() -> None:
+        assert watcher.stdout is not None
+        lines.extend(line.rstrip("\n") for line in watcher.stdout)
 
-        asyncio.run(write())
-        writes_done.set()
-
-    writer = threading.Thread(target=another_program)
-    started = time.monotonic()
-    writer.start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        result = cli.ok(
-            "sessions", "watch", "-p", demo.project_id, session.id, "--interval", "0.05",
-            "--timeout", "10", "-d", demo.path,
-        )  # fmt: skip
+        wait_until(lambda: len(lines) >= 1, what="the watcher printed version 1")
+        on_service(
+            demo.path,
+            lambda service: service.update_session_progress(
+                SYSTEM,
+                demo.project_id,
+                {"sessionId": session.id, "currentStepIndex": 1, "inputs": {"mood": "happy"}},
+            ),
+        )
+        wait_until(lambda: len(lines) >= 2, what="the watcher printed version 2")
+        on_service(
+            demo.path,
+            lambda service: service.abandon_session(
+                SYSTEM, demo.project_id, {"sessionId": session.id, "reason": "walked away"}
+            ),
+        )
+        assert watcher.wait(timeout=10) == 0
+        reader.join(timeout=10)
     finally:
-        writer.join(timeout=10)
+        watcher.kill()
+        watcher.wait(timeout=10)
+        for stream in (watcher.stdout, watcher.stderr):
+            if stream is not None:
+                stream.close()
 
-    assert writes_done.is_set()
-    assert time.monotonic() - started < 5
-    lines = result.stdout.splitlines()
     assert lines[0].startswith("v1 ") and " active step 0" in lines[0]
     assert lines[1].startswith("v2 ") and lines[1].endswith(' active step 1  inputs: mood="happy"')
     assert lines[2].startswith("v3 ") and " abandoned step 1" in lines[2]
@@ -209,3 +225,41 @@ def test_watch_an_unknown_session(cli: Cli, demo: DemoDatabase) -> None:
     error = cli.fails("sessions", "watch", "-p", demo.project_id, "nope", "-d", demo.path)
 
     assert error == "error: NOT_FOUND: session 'nope' not found"
+
+
+def test_watch_shows_every_input_key_each_value_cut_short(cli: Cli, demo: DemoDatabase) -> None:
+    [session] = seed_sessions(demo, 2)[1:]
+    inputs = {"story": "once upon a time " * 20, "name": "Ada", "mood": "happy", "age": 36}
+
+    async def write(service: Any) -> None:
+        await service.update_session_progress(
+            SYSTEM, demo.project_id, {"sessionId": session.id, "inputs": inputs}
+        )
+        await service.complete_session(SYSTEM, demo.project_id, session.id)
+
+    on_service(demo.path, write)
+    output = cli.ok("sessions", "watch", "-p", demo.project_id, session.id, "-d", demo.path)
+
+    last = output.stdout.splitlines()[-1]
+    assert 'inputs: story="once upon a time once upon a time once…, name="Ada", ' in last
+    assert last.endswith('mood="happy", age=36')
+
+
+def test_watch_counts_the_keys_that_do_not_fit_the_line(cli: Cli, demo: DemoDatabase) -> None:
+    [session] = seed_sessions(demo, 2)[1:]
+    inputs = {f"answer{index:02}": "x" * 30 for index in range(20)}
+
+    async def write(service: Any) -> None:
+        await service.update_session_progress(
+            SYSTEM, demo.project_id, {"sessionId": session.id, "inputs": inputs}
+        )
+        await service.complete_session(SYSTEM, demo.project_id, session.id)
+
+    on_service(demo.path, write)
+    output = cli.ok("sessions", "watch", "-p", demo.project_id, session.id, "-d", demo.path)
+
+    last = output.stdout.splitlines()[-1]
+    assert len(last) <= 200  # the width of piped output
+    assert 'answer00="' in last and 'answer01="' in last
+    shown = last.count("answer")
+    assert last.endswith(f", +{20 - shown} more")

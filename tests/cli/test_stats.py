@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from session_runtime import Mode, SessionStatus
 
 from .conftest import Cli, DemoDatabase, seed_sessions
@@ -48,3 +50,11 @@ def test_a_backwards_window_is_refused(cli: Cli, demo: DemoDatabase) -> None:
     error = cli.fails("sessions", "stats", "-p", demo.project_id, "--from", "2026-02-01",
                       "--to", "2026-01-01", "-d", demo.path)  # fmt: skip
     assert error.startswith("error: VALIDATION_ERROR")
+
+
+def test_one_session_is_one_session(cli: Cli, demo: DemoDatabase) -> None:
+    seed_sessions(demo, 2)  # one preview, one guest
+
+    result = cli.ok("sessions", "stats", "-p", demo.project_id, "-d", demo.path)
+
+    assert re.search(r"Demo experience: 1 session *\n", result.stdout), result.stdout

@@ -15,6 +15,7 @@ from session_runtime.client import (
     UnauthenticatedError,
 )
 
+from ..support.waiting import wait_until_async
 from .conftest import FAST_RECONNECT, AsyncClientFactory, ServerFactory, World, seed
 
 pytestmark = pytest.mark.timeout(20)
@@ -43,9 +44,9 @@ async def test_snapshot_then_changes_then_end(aconnect: AsyncClientFactory, worl
         assert not live.is_loading
 
         async def write() -> None:
-            await asyncio.sleep(0.1)
             await project.update_session_progress(session.id, current_step_index=1)
-            await asyncio.sleep(0.1)
+            # Once the reader holds version 2, the completion is a change of its own.
+            await wait_until_async(lambda: live.session is not None and live.session.version == 2)
             await project.complete_session(session.id)
 
         writer = asyncio.create_task(write())
@@ -104,8 +105,7 @@ async def test_aclose_from_another_task_stops_the_reader(
     session = await create(project, world)
     live = project.subscribe_session(session.id)
     reader = asyncio.create_task(collect(live))
-    while live.session is None:
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: live.session is not None)
     await live.aclose()
     # The reader notices at the stream's next heartbeat (every 0.5 s here).
     assert await asyncio.wait_for(reader, timeout=3) == [session]
@@ -119,8 +119,7 @@ async def test_cancelling_the_reader_lets_go_of_the_stream(
     session = await create(project, world)
     live = project.subscribe_session(session.id)
     reader = asyncio.create_task(collect(live))
-    await asyncio.sleep(0.2)
-    assert live.session == session
+    assert await wait_until_async(lambda: live.session) == session
     reader.cancel()
     with pytest.raises(asyncio.CancelledError):
         await reader
@@ -140,7 +139,8 @@ async def test_it_survives_a_server_restart(start_server: ServerFactory) -> None
             assert (await anext(live)).version == 1
             reader = asyncio.create_task(anext(live))
             await asyncio.to_thread(first.stop)
-            await asyncio.sleep(0.3)  # the reader meets a closed port meanwhile
+            # The reader meets the closed port, and keeps trying.
+            await wait_until_async(lambda: live.error is not None)
             assert not reader.done()
             await asyncio.to_thread(
                 start_server, database_path=first.database_path, port=first.port

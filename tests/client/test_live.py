@@ -21,6 +21,7 @@ from session_runtime.client import (
     UnavailableError,
 )
 
+from ..support.waiting import wait_until
 from .conftest import FAST_RECONNECT, ClientFactory, LiveServer, ServerFactory, World, seed
 
 pytestmark = pytest.mark.timeout(20)
@@ -52,12 +53,14 @@ def create(project: ProjectClient, world: World) -> Session:
 
 @pytest.fixture
 def later() -> Iterator[Callable[..., Future[Any]]]:
-    """``later(delay, fn)``: run ``fn()`` in a thread after ``delay`` seconds."""
+    """``later(fn, once=condition)``: run ``fn()`` in a thread once ``condition()`` holds (at
+    once without one), while the test blocks reading."""
     with ThreadPoolExecutor(max_workers=2) as pool:
 
-        def run(delay: float, fn: Callable[[], Any]) -> Future[Any]:
+        def run(fn: Callable[[], Any], *, once: Callable[[], object] | None = None) -> Future[Any]:
             def call() -> Any:
-                time.sleep(delay)
+                if once is not None:
+                    wait_until(once)
                 return fn()
 
             return pool.submit(call)
@@ -98,7 +101,7 @@ def test_a_change_from_another_client_arrives(
     session = create(editor, world)
     with viewer.subscribe_session(session.id) as live:
         assert next(live).version == 1
-        write = later(0.2, lambda: editor.update_session_progress(session.id, current_step_index=2))
+        write = later(lambda: editor.update_session_progress(session.id, current_step_index=2))
         # The reader blocks until the change arrives; no snapshot is skipped in state.
         assert next(live).current_step_index == 2
         write.result()
@@ -177,9 +180,7 @@ def test_close_from_another_thread_stops_the_reader(connect: ClientFactory, worl
     live = project.subscribe_session(session.id)
     with ThreadPoolExecutor(max_workers=1) as pool:
         reader = pool.submit(list, live)
-        deadline = time.monotonic() + 5
-        while live.session is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: live.session is not None, timeout=5)
         live.close()
         # The reader notices at the stream's next heartbeat (every 0.5 s here).
         assert reader.result(timeout=3) == [session]
@@ -212,8 +213,10 @@ def test_a_silent_stream_is_taken_for_dead_and_followed_again(
         session = create(project, world)
         with project.subscribe_session(session.id) as live:
             assert next(live).version == 1
+            # Written only once the silent stream was taken for dead twice and followed again.
             write = later(
-                1.0, lambda: project.update_session_progress(session.id, current_step_index=4)
+                lambda: project.update_session_progress(session.id, current_step_index=4),
+                once=lambda: live.reconnects >= 2,
             )
             assert next(live).current_step_index == 4
             write.result()
@@ -229,8 +232,11 @@ def test_heartbeats_keep_an_idle_stream_open(
     session = create(project, world)
     with project.subscribe_session(session.id) as live:
         assert next(live).version == 1
+        # What is under test is a quiet period longer than `idle_timeout`: wait it out.
+        quiet_until = time.monotonic() + 2.0
         write = later(
-            2.0, lambda: project.update_session_progress(session.id, current_step_index=1)
+            lambda: project.update_session_progress(session.id, current_step_index=1),
+            once=lambda: time.monotonic() >= quiet_until,
         )
         assert next(live).version == 2
         write.result()
@@ -261,7 +267,8 @@ def test_it_survives_a_server_restart(
     with client, project.subscribe_session(session.id) as live:
         assert next(live).version == 1
         first.stop()
-        restarted = later(0.5, restart_and_write)  # meanwhile the port is closed
+        # Back once the reader has met the closed port: its first try to follow again failed.
+        restarted = later(restart_and_write, once=lambda: live.reconnects >= 2)
         snapshot = next(live)
         restarted.result()
         assert (snapshot.version, snapshot.current_step_index) == (2, 3)

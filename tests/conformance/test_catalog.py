@@ -210,3 +210,25 @@ async def test_an_owner_revokes_tokens_of_the_project(
     assert tokens[record.id].is_revoked
     with pytest.raises(UnauthenticatedError):
         await service.authenticate(secret)
+
+
+@pytest.mark.parametrize("chosen", ["kiosk/1", "a b", "..", "-x", "café"])
+async def test_a_chosen_id_no_url_can_reach_is_refused(
+    service: SessionService, catalog: Catalog, chosen: str
+) -> None:
+    projects_before = await service.list_projects(SYSTEM)
+    part = {"projectId": catalog.project_id, "name": "Kiosk", "id": chosen}
+    attempts = (
+        lambda: service.create_project(SYSTEM, {"name": "Kiosk", "id": chosen}),
+        lambda: service.create_event(SYSTEM, part),
+        lambda: service.create_experience(SYSTEM, part),
+    )
+    for attempt in attempts:
+        with pytest.raises(ValidationError) as refused:
+            await attempt()
+        assert [problem["path"] for problem in refused.value.details] == ["id"]
+        assert "letters" in refused.value.message
+
+    assert await service.list_projects(SYSTEM) == projects_before
+    assert len(await service.list_events(SYSTEM, catalog.project_id)) == 2
+    assert len(await service.list_experiences(SYSTEM, catalog.project_id)) == 2

@@ -17,11 +17,14 @@ from session_runtime.domain.limits import (
     MAX_DEPTH,
     MAX_FIELD_NAME_BYTES,
     MAX_SESSION_BYTES,
+    NUL_MESSAGE,
     SESSION_FIELDS_ALLOWANCE,
     check_json_field,
     check_session_size,
     check_stored_size,
     format_path,
+    holds_nul,
+    refuse_nul,
 )
 
 
@@ -245,3 +248,16 @@ def test_stored_size_counts_both_documents_and_the_other_fields() -> None:
         check_stored_size(b"x" * (room - 1), b"{}")
     with pytest.raises(ResourceExhaustedError):
         check_stored_size(b"{}", b"x" * room)
+
+
+def test_the_nul_rule_finds_u0000_in_any_text_and_ignores_other_values() -> None:
+    assert holds_nul("kiosk", None, "a\x00b")
+    assert not holds_nul("kiosk", None, 3, "")
+    assert not holds_nul()
+
+
+def test_refusing_nul_names_the_first_field_that_holds_it() -> None:
+    refuse_nul({"id": "p1", "name": None})
+    with pytest.raises(ValidationError) as raised:
+        refuse_nul({"id": "p1", "name": "a\x00", "user": "\x00"})
+    assert raised.value.details == [{"path": "name", "message": NUL_MESSAGE}]

@@ -27,6 +27,7 @@ from session_runtime import SYSTEM
 from session_runtime.runtime import SessionRuntime
 
 from ..support.postgres import INSTALL_HINT, ThrowawayCluster, find_initdb, free_port
+from ..support.waiting import wait_until
 
 
 class RestartableCluster(ThrowawayCluster):
@@ -313,20 +314,31 @@ def test_an_outage_answers_503_quickly_and_both_nodes_recover(
 
         writer = threading.Thread(target=load)
         writer.start()
+
+        def answered(since: int, status: int) -> set[int]:
+            """The nodes that answered ``status`` since the ``since``-th answer."""
+            return {which for code, _, which in answers[since:] if code == status}
+
         try:
-            time.sleep(1.0)
+            wait_until(lambda: answered(0, 200) == {0, 1}, what="both nodes took writes")
             cluster.halt()
             outage_started = len(answers)
-            time.sleep(3.0)
+            wait_until(
+                lambda: answered(outage_started, 503) == {0, 1},
+                timeout=30,
+                what="both nodes answered 503",
+            )
             during = answers[outage_started:]
             cluster.resume()
             resumed = len(answers)
-            deadline = time.monotonic() + 20
-            recovered: set[int] = set()
-            while recovered != {0, 1} and time.monotonic() < deadline:
-                recovered = {which for status, _, which in answers[resumed:] if status == 200}
-                time.sleep(0.1)
-            time.sleep(1.0)
+            wait_until(
+                lambda: answered(resumed, 200) == {0, 1},
+                timeout=20,
+                what="both nodes took writes again",
+            )
+            recovered = answered(resumed, 200)
+            written_after = len(acknowledged)
+            wait_until(lambda: len(acknowledged) >= written_after + 20, what="writes went on")
         finally:
             stop.set()
             writer.join(timeout=30)

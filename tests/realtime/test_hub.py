@@ -185,3 +185,19 @@ def test_publishing_without_followers_is_harmless(make_session: MakeSession) -> 
     feed = LocalChangeFeed()
     feed.publish(make_session())
     assert feed.subscriber_count == 0
+
+
+def test_the_feed_remembers_a_bounded_number_of_published_versions(
+    make_session: MakeSession,
+) -> None:
+    feed = LocalChangeFeed(remembered_versions=2)
+    first, second, third = (make_session(id=name) for name in ("s1", "s2", "s3"))
+    feed.publish(first)
+    feed.publish(second)
+    feed.publish(first.evolve(version=2))  # written again: now the most recent
+
+    feed.publish(third)
+
+    assert feed.published_version("p1", "s1") == 2
+    assert feed.published_version("p1", "s2") == 0
+    assert feed.published_version("p1", "s3") == 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from session_runtime import (
     UnavailableError,
     ValidationError,
 )
+from session_runtime.domain.timestamps import to_micros
 from session_runtime.storage import SessionQuery
 from session_runtime.storage.postgres import PostgresStore
 
@@ -323,24 +323,62 @@ async def test_two_nodes_on_one_database_lose_nothing(
             assert stored.version == 201
 
 
-async def test_sessions_changed_since_serves_a_listener_catching_up(
+async def test_sessions_changed_after_serves_a_listener_catching_up_page_by_page(
     postgres: PostgresDatabase, schema: str
 ) -> None:
     async with SessionRuntime(quick_store(postgres.dsn, schema)) as runtime:
         store = runtime.store
         assert isinstance(store, PostgresStore)
         older = await start_session(runtime.service)
-        newer = await start_session(runtime.service)
-        changed = await runtime.service.complete_session(SYSTEM, older.project_id, older.id)
-
-        since = changed.updated_at - timedelta(microseconds=1)
-        found = await store.sessions_changed_since([older.project_id, newer.project_id], since)
-        assert found == [changed]
-        everything = await store.sessions_changed_since(
-            [older.project_id, newer.project_id], older.created_at
+        project_id = older.project_id
+        created = await runtime.service.create_session(
+            SYSTEM,
+            {
+                "projectId": project_id,
+                "eventId": older.event_id,
+                "experienceId": older.experience_id,
+                "mode": "guest",
+                "configSource": "published",
+            },
         )
-        assert [session.id for session in everything] == [newer.id, older.id]
-        assert await store.sessions_changed_since([], older.created_at) == []
+        newer = created.session
+        changed = await runtime.service.complete_session(SYSTEM, project_id, older.id)
+
+        def position(session: Session) -> tuple[int, str]:
+            return (to_micros(session.updated_at), session.id)
+
+        assert await store.sessions_changed_after(project_id, position(newer), 10) == [changed]
+        assert await store.sessions_changed_after(project_id, position(changed), 10) == []
+        start = (to_micros(older.created_at) - 1, "")
+        first = await store.sessions_changed_after(project_id, start, 1)
+        assert [session.id for session in first] == [newer.id]
+        second = await store.sessions_changed_after(project_id, position(first[-1]), 1)
+        assert second == [changed]
+        other = await runtime.service.create_project(SYSTEM, {"name": "Other"})
+        assert await store.sessions_changed_after(other.id, start, 10) == []
+        assert await store.sessions_changed_after("\x00", start, 10) == []
+
+
+async def test_catching_up_reads_the_change_index_not_the_table(
+    postgres: PostgresDatabase, schema: str
+) -> None:
+    async with SessionRuntime(quick_store(postgres.dsn, schema)) as runtime:
+        await start_session(runtime.service)
+    conn = await postgres.connect(schema)
+    try:
+        await conn.execute("SET enable_seqscan = off")  # a tiny table: ask what it would use
+        plan = await conn.fetchval(
+            "EXPLAIN (FORMAT JSON) SELECT id FROM sessions WHERE project_id = $1 "
+            "AND (updated_at, id) > ($2, $3) ORDER BY updated_at, id LIMIT $4",
+            "p",
+            0,
+            "",
+            200,
+        )
+    finally:
+        await conn.close()
+    assert "sessions_by_change" in str(plan)
+    assert "Sort" not in str(plan)  # read in index order: a page costs a page
 
 
 # -- what PostgreSQL cannot hold --------------------------------------------------------------

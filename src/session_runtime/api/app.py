@@ -21,7 +21,7 @@ from .errors import error_responses, install_error_handlers
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .pipeline import install_pipeline
-from .responses import JSONBytesResponse
+from .responses import JSONBytesResponse, SessionJson
 from .schemas import install_openapi
 from .session_routes import documented_routes
 
@@ -99,6 +99,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.metrics = metrics
     app.state.limits = limits = Limits.from_settings(settings)
+    app.state.session_json = session_json = SessionJson()
     install_error_handlers(app)
     app.include_router(documented_routes)  # served by SessionRoutes, ahead of routing
     app.include_router(routes.router)
@@ -137,6 +138,7 @@ def create_app(
             "service": runtime.service,
             "metrics": metrics,
             "limits": limits,
+            "session_json": session_json,
             "max_body_bytes": settings.max_body_bytes,
             "heartbeat_seconds": settings.heartbeat_seconds,
             "token_cache_seconds": settings.token_cache_seconds,

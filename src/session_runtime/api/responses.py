@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse, Response
+from cachetools import FIFOCache
+from starlette.responses import JSONResponse
 
 from ..domain.models import Session
 
@@ -18,41 +18,39 @@ class JSONBytesResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-_RECENT_JSON: OrderedDict[tuple[str, int], bytes] = OrderedDict()
-_RECENT_JSON_SIZE = 4096
-# Bounded in bytes too: 4,096 versions of a 1 MiB session would be 4 GiB.
-_RECENT_JSON_MAX_BYTES = 32 * 1024 * 1024
-_recent_json_bytes = 0
-
-
-def session_json(session: Session) -> bytes:
-    """The session's camelCase JSON document.
+class SessionJson:
+    """Renders a session as its camelCase JSON document, keeping recent versions encoded.
 
     A version of a session never changes, so its JSON is kept for a while: a change fanned out
-    to many subscribers is encoded once.
+    to many subscribers (and read by many pollers) is encoded once. The app owns one and hands
+    it to every route that sends sessions. Bounded in versions and in bytes: 4,096 versions of
+    a 1 MiB session would be 4 GiB.
+
+    >>> session_json = SessionJson()
+    >>> session_json(session)                       # doctest: +SKIP
+    b'{"id":"...","projectId":"...",...}'
     """
-    global _recent_json_bytes
-    key = (session.id, session.version)
-    encoded = _RECENT_JSON.get(key)
-    if encoded is None:
-        encoded = session.__pydantic_serializer__.to_json(session, by_alias=True)
-        _RECENT_JSON[key] = encoded
-        _recent_json_bytes += len(encoded)
-        while _RECENT_JSON and (
-            len(_RECENT_JSON) > _RECENT_JSON_SIZE or _recent_json_bytes > _RECENT_JSON_MAX_BYTES
-        ):
-            _recent_json_bytes -= len(_RECENT_JSON.popitem(last=False)[1])
-    return encoded
 
+    def __init__(self, *, max_versions: int = 4096, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_versions = max_versions
+        self._recent: FIFOCache[tuple[str, int], bytes] = FIFOCache(
+            maxsize=max_bytes, getsizeof=len
+        )
 
-def etag(session: Session) -> str:
-    return f'"{session.version}"'
+    def __len__(self) -> int:
+        return len(self._recent)
 
+    @property
+    def size_in_bytes(self) -> int:
+        return int(self._recent.currsize)
 
-def session_response(session: Session, status_code: int = 200) -> Response:
-    return Response(
-        session_json(session),
-        status_code=status_code,
-        media_type="application/json",
-        headers={"ETag": etag(session)},
-    )
+    def __call__(self, session: Session) -> bytes:
+        key = (session.id, session.version)
+        encoded = self._recent.get(key)
+        if encoded is None:
+            encoded = session.__pydantic_serializer__.to_json(session, by_alias=True)
+            if len(encoded) <= self._recent.maxsize:
+                self._recent[key] = encoded
+                while len(self._recent) > self.max_versions:
+                    self._recent.popitem()
+        return encoded

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from ..domain.auth import Guest, Member, System
-from ..domain.models import Mode, Session, SessionStatus
+from ..domain.models import Mode, SessionStatus
 from .errors import error_responses
 from .http import (
     authenticate,
@@ -29,15 +29,6 @@ router = APIRouter(prefix="/v1")
 _AUTH = ("UNAUTHENTICATED", "PERMISSION_DENIED", "UNAVAILABLE")
 _READ = (*_AUTH, "NOT_FOUND")
 _WRITE = (*_READ, "VALIDATION_ERROR", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED")
-_SESSION_DOC: dict[int | str, dict[str, object]] = {
-    200: {
-        "model": Session,
-        "description": "The session.",
-        "headers": {
-            "ETag": {"description": "The session's version.", "schema": {"type": "string"}}
-        },
-    }
-}
 
 
 def _max_body(request: Request) -> int:
@@ -79,6 +70,7 @@ async def list_projects(request: Request) -> ProjectList:
     responses=error_responses(*_READ),
 )
 async def list_events(request: Request, project_id: str) -> EventList:
+    """The project's events, oldest first."""
     principal = await authenticate(request)
     return EventList(items=await service_of(request).list_events(principal, project_id))
 
@@ -89,6 +81,7 @@ async def list_events(request: Request, project_id: str) -> EventList:
     responses=error_responses(*_READ),
 )
 async def list_experiences(request: Request, project_id: str) -> ExperienceList:
+    """The project's experiences, oldest first: what a session runs."""
     principal = await authenticate(request)
     return ExperienceList(items=await service_of(request).list_experiences(principal, project_id))
 

@@ -37,7 +37,7 @@ from .errors import error_responses
 from .http import bearer_token, if_match_version, merge_path_field, read_json_chunks
 from .limits import Limits
 from .metrics import Metrics
-from .responses import session_json
+from .responses import SessionJson
 from .schemas import (
     AbandonSessionBody,
     CreateSessionBody,
@@ -66,6 +66,7 @@ class SessionRoutes:
         service: SessionService,
         metrics: Metrics,
         limits: Limits,
+        session_json: SessionJson,
         max_body_bytes: int,
         heartbeat_seconds: float,
         token_cache_seconds: float,
@@ -74,6 +75,7 @@ class SessionRoutes:
         self.service = service
         self.metrics = metrics
         self.limits = limits
+        self.session_json = session_json
         self.max_body_bytes = max_body_bytes
         self.heartbeat_seconds = heartbeat_seconds
         self.token_cache_seconds = token_cache_seconds
@@ -114,6 +116,7 @@ class SessionRoutes:
             service=self.service,
             metrics=self.metrics,
             limits=self.limits,
+            session_json=self.session_json,
             heartbeat_seconds=self.heartbeat_seconds,
             token_cache_seconds=self.token_cache_seconds,
         )
@@ -136,7 +139,8 @@ class SessionRoutes:
         except Exception as exc:
             await _send_error(scope, send, exc)
             return
-        content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), session_json(session))
+        encoded = self.session_json(session)
+        content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), encoded)
         location = f"/v1/projects/{project_id}/sessions/{session.id}".encode()
         headers_out = [(b"etag", b'"%d"' % session.version), (b"location", location)]
         await _send_body(send, 201, content, headers_out)
@@ -150,7 +154,7 @@ class SessionRoutes:
                 principal, params["project_id"], params["session_id"]
             )
 
-        await _answer(scope, send, read)
+        await _answer(scope, send, read, self.session_json)
 
     async def _write(
         self, action: str, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
@@ -158,7 +162,7 @@ class SessionRoutes:
         async def write() -> Session:
             return await self._apply(action, scope, params, _chunks(receive))
 
-        await _answer(scope, send, write)
+        await _answer(scope, send, write, self.session_json)
 
     async def _authenticate(self, headers: dict[bytes, bytes]) -> Principal:
         authorization = headers.get(b"authorization")
@@ -209,14 +213,19 @@ def dispatch_table(
     return list(table.values())
 
 
-async def _answer(scope: Scope, send: Send, operation: Callable[[], Awaitable[Session]]) -> None:
+async def _answer(
+    scope: Scope,
+    send: Send,
+    operation: Callable[[], Awaitable[Session]],
+    session_json: SessionJson,
+) -> None:
     """Run one operation and answer with the session, or with the one error body."""
     try:
         session = await operation()
     except Exception as exc:
         await _send_error(scope, send, exc)
         return
-    await send_session(send, session)
+    await send_session(send, session, session_json(session))
 
 
 async def _send_error(scope: Scope, send: Send, exc: Exception) -> None:
@@ -260,8 +269,8 @@ async def send_json(
     await _send_body(send, status, orjson.dumps(content), headers or [])
 
 
-async def send_session(send: Send, session: Session) -> None:
-    await _send_body(send, 200, session_json(session), [(b"etag", b'"%d"' % session.version)])
+async def send_session(send: Send, session: Session, body: bytes) -> None:
+    await _send_body(send, 200, body, [(b"etag", b'"%d"' % session.version)])
 
 
 async def _send_body(

@@ -36,7 +36,7 @@ from .credentials import CredentialCheck, recheck_seconds
 from .http import bearer_token
 from .limits import Limits, retry_after_headers
 from .metrics import Metrics
-from .responses import session_json
+from .responses import SessionJson
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ async def serve_session_events(
     service: SessionService,
     metrics: Metrics,
     limits: Limits,
+    session_json: SessionJson,
     heartbeat_seconds: float,
     token_cache_seconds: float,
 ) -> None:
@@ -100,6 +101,7 @@ async def serve_session_events(
             receive,
             subscription,
             credentials,
+            session_json,
             after_version=_version(last_event_id),
             heartbeat_seconds=heartbeat_seconds,
         )
@@ -113,6 +115,7 @@ async def _stream(
     receive: Receive,
     subscription: SessionSubscription,
     credentials: CredentialCheck,
+    session_json: SessionJson,
     *,
     after_version: int,
     heartbeat_seconds: float,

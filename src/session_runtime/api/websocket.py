@@ -52,7 +52,7 @@ from .credentials import CredentialCheck, recheck_seconds
 from .http import bearer_token
 from .limits import Limits, SubscriptionLease
 from .metrics import Metrics
-from .responses import session_json
+from .responses import SessionJson
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class Connection:
         service: SessionService,
         metrics: Metrics,
         limits: Limits,
+        session_json: SessionJson,
         *,
         max_message_bytes: int,
         max_subscriptions: int,
@@ -79,6 +80,7 @@ class Connection:
         self.service = service
         self.metrics = metrics
         self.limits = limits
+        self.session_json = session_json
         self.max_message_bytes = max_message_bytes
         self.max_subscriptions = max_subscriptions
         self.principal: Principal | None = None
@@ -278,7 +280,7 @@ class Connection:
         try:
             async for session in subscription:
                 last = session
-                await self._send_raw(prefix + session_json(session) + b"}")
+                await self._send_raw(prefix + self.session_json(session) + b"}")
             if last is not None and last.is_final:
                 await self._send(
                     {"type": "end", "id": subscription_id, "status": last.status.value}
@@ -290,7 +292,7 @@ class Connection:
         prefix = b'{"type":"change","id":' + orjson.dumps(subscription_id) + b',"session":'
         try:
             async for session in subscription:
-                await self._send_raw(prefix + session_json(session) + b"}")
+                await self._send_raw(prefix + self.session_json(session) + b"}")
         finally:
             subscription.close()
 
@@ -338,6 +340,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         state.runtime.service,
         state.metrics,
         state.limits,
+        state.session_json,
         max_message_bytes=state.settings.ws_max_message_bytes,
         max_subscriptions=state.settings.ws_max_subscriptions,
         token_cache_seconds=state.settings.token_cache_seconds,

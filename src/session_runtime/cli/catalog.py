@@ -34,7 +34,12 @@ NameArgument = Annotated[
 ]
 IdOption = Annotated[
     str | None,
-    typer.Option("--id", help="Choose the id, 1 to 128 characters (default: a random one)"),
+    typer.Option(
+        "--id",
+        help="Choose the id: 1 to 128 letters, digits, '_' or '-', not starting with '-', so "
+        "that it goes into URLs as is (default: a random one)",
+        show_default=False,
+    ),
 ]
 
 Part = Event | Experience

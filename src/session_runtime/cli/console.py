@@ -55,6 +55,11 @@ def print_hint(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 session``, ``0 sessions``, ``2 sessions``: a count and its noun, agreeing."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def iso(moment: datetime | None) -> str | None:
     """Server time as JSON shows it: ISO 8601 UTC with ``Z`` (``None`` stays ``None``)."""
     return None if moment is None else _DATETIME.dump_python(moment, mode="json")

@@ -18,7 +18,15 @@ from typing import Annotated, Any, TextIO
 import httpx
 import orjson
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 from .. import SYSTEM
 from ..client.errors import error_from_response, map_transport_errors
@@ -26,7 +34,7 @@ from ..client.operations import client_headers, segment
 from ..domain.export import ExportFormat, csv_header, csv_line, json_line
 from ..reporting import EXPORT_PAGE_SIZE
 from ..service import SessionService
-from .console import err, print_hint
+from .console import err, plural, print_hint
 from .errors import CliError
 from .options import (
     DatabaseOption,
@@ -41,6 +49,13 @@ from .runner import run
 
 PAGE_SIZE = EXPORT_PAGE_SIZE
 SERVER_CHUNK_BYTES = 64 * 1024
+
+
+class SessionCount(ProgressColumn):
+    """``1 session``, ``250 sessions``: how many were written so far."""
+
+    def render(self, task: Task) -> Text:
+        return Text(plural(int(task.completed), "session"))
 
 
 class SessionWriter:
@@ -170,7 +185,7 @@ def export_sessions(
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        TextColumn("{task.completed} sessions"),
+        SessionCount(),
         TimeElapsedColumn(),
         console=err(),
     )
@@ -189,7 +204,7 @@ def export_sessions(
             with open_destination(output) as stream, progress:
                 writer = SessionWriter(export_format, stream)
                 count = write_documents(documents, writer, progress)
-        print_hint(f"Exported {count} sessions to {output or 'stdout'}")
+        print_hint(f"Exported {plural(count, 'session')} to {output or 'stdout'}")
         return
 
     async def export(service: SessionService) -> int:
@@ -201,4 +216,4 @@ def export_sessions(
             )
 
     count = run(database, export)
-    print_hint(f"Exported {count} sessions to {output or 'stdout'}")
+    print_hint(f"Exported {plural(count, 'session')} to {output or 'stdout'}")

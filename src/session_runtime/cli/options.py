@@ -9,6 +9,16 @@ import typer
 
 from ..domain.models import Mode, SessionStatus
 
+
+def flag(*names: str, help: str) -> Any:
+    """A yes-or-no option given alone (``--json``), shown in help without a value.
+
+    Typer's rich help prints a flag's type (``--json <bool>``) unless it has a metavar: an
+    empty one keeps the help as the command line takes it.
+    """
+    return typer.Option(*names, help=help, metavar="")
+
+
 DatabaseOption = Annotated[
     Path | None,
     typer.Option(
@@ -30,7 +40,7 @@ DatabaseUrlOption = Annotated[
     ),
 ]
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON for scripts instead of text for people.")
+    bool, flag("--json", help="Print JSON for scripts instead of text for people.")
 ]
 ProjectOption = Annotated[str, typer.Option("--project", "-p", help="The project's id.")]
 

@@ -17,21 +17,30 @@ from ..domain.models import Mode
 from ..domain.ports import PurgeCount
 from ..domain.timestamps import utc_now
 from ..service import SessionService
-from .console import out, print_hint, print_json, table
-from .errors import EXIT_USAGE, CliError
-from .options import DatabaseOption, JsonOption
+from .console import out, plural, print_hint, print_json, table
+from .options import DatabaseOption, JsonOption, flag
 from .runner import run
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _AGE = re.compile(r"(\d+)([smhdw])")
 
 
+# Older than any session can be (and than the dates the stores keep): beyond it, "now minus
+# the age" would not be a date at all.
+MAX_AGE = timedelta(days=36_500)
+
+
 def parse_age(text: str) -> timedelta:
-    """``90d``, ``12h``, ``30m``, ``45s``, ``2w`` as a duration (positive)."""
+    """``90d``, ``12h``, ``30m``, ``45s``, ``2w`` as a duration (positive, at most ``MAX_AGE``)."""
     match = _AGE.fullmatch(text.strip())
     if match is None or int(match[1]) == 0:
         raise typer.BadParameter("give a positive age with a unit: 90d, 12h, 30m, 45s or 2w")
-    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    seconds = int(match[1]) * _UNITS[match[2]]
+    if seconds > MAX_AGE.total_seconds():
+        raise typer.BadParameter(
+            f"{text.strip()} is out of range: give at most {MAX_AGE.days}d (100 years)"
+        )
+    return timedelta(seconds=seconds)
 
 
 def _counts_json(counts: list[PurgeCount]) -> list[dict[str, object]]:
@@ -64,10 +73,10 @@ def purge(
         typer.Option("--project", "-p", help="Only this project's sessions.", show_default=False),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print what would be deleted; delete nothing.")
+        bool, flag("--dry-run", help="Print what would be deleted; delete nothing.")
     ] = False,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Delete without asking for confirmation.")
+        bool, flag("--yes", "-y", help="Delete without asking for confirmation.")
     ] = False,
     database: DatabaseOption = None,
     json_output: JsonOption = False,
@@ -86,8 +95,11 @@ def purge(
             _report(counted, age, dry_run=True, json_output=json_output)
             return
         _print_table(counted, "Would delete")
-        if not typer.confirm(f"Delete these {total} sessions?", err=True):
-            raise CliError("nothing deleted", exit_code=EXIT_USAGE)
+        question = "Delete this session?" if total == 1 else f"Delete these {total} sessions?"
+        if not typer.confirm(question, err=True):
+            # The operator answered, and the answer is done: not a failure (exit 0).
+            print_hint("Nothing deleted.")
+            return
     counts = run(database, lambda service: _purge(service, age, mode, project, dry_run))
     _report(counts, age, dry_run=dry_run, json_output=json_output)
 
@@ -123,4 +135,4 @@ def _report(counts: list[PurgeCount], age: timedelta, *, dry_run: bool, json_out
     verb = "Would delete" if dry_run else "Deleted"
     if counts:
         _print_table(counts, verb)
-    print_hint(f"{verb} {total} sessions last updated before {cutoff}")
+    print_hint(f"{verb} {plural(total, 'session')} last updated before {cutoff}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import SYSTEM
+from ..client import AsyncProjectClient
 from ..domain.models import ListSessionsInput, Session, SessionPage, SessionStatus
 from ..service import SessionService
 from .console import out, print_hint, print_json, short_time, table
@@ -25,8 +26,10 @@ from .options import (
     ModeFilter,
     ProjectOption,
     StatusFilter,
+    flag,
     session_filters,
 )
+from .remote import TokenOption, UrlOption, run_on_server
 from .runner import run
 from .stats import session_stats
 
@@ -37,17 +40,29 @@ sessions_app = typer.Typer(
 
 SessionArgument = Annotated[str, typer.Argument(metavar="SESSION_ID", help="The session's id.")]
 SHORT_TEXT = 60
+VALUE_WIDTH = 40
+"""A value in a one-line summary is cut to this many characters, so every key gets a place."""
 
 
 def shorten(text: str, width: int = SHORT_TEXT) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def summarize(values: dict[str, Any]) -> str:
-    """``name="Ada", age=3``: a line's worth of an object, each value as compact JSON."""
-    return shorten(
-        ", ".join(f"{key}={orjson.dumps(value).decode()}" for key, value in values.items())
-    )
+def summarize(values: dict[str, Any], width: int = SHORT_TEXT) -> str:
+    """``name="Ada", age=3``: every key of an object, each value as compact JSON cut to
+    ``VALUE_WIDTH``, within ``width``; the keys that do not fit are counted (``+2 more``)."""
+    parts = [
+        f"{key}={shorten(orjson.dumps(value).decode(), VALUE_WIDTH)}"
+        for key, value in values.items()
+    ]
+    line = ""
+    for index, part in enumerate(parts):
+        candidate = f"{line}, {part}" if line else part
+        left = len(parts) - index - 1
+        if len(candidate) + (len(f", +{left} more") if left else 0) > width and line:
+            return f"{line}, +{left + 1} more"
+        line = candidate
+    return shorten(line, width)
 
 
 @command(sessions_app, "list")
@@ -63,12 +78,15 @@ def list_sessions(
         typer.Option(help="Continue after a previous page (its next cursor).", show_default=False),
     ] = None,
     database: DatabaseOption = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """List a project's sessions, newest first, as a table (an array of sessions with --json).
 
     When more match than --limit, the cursor of the next page is printed on stderr. To get
-    every matching session, use [bold]sessions export[/].
+    every matching session, use [bold]sessions export[/]. With --url, from that server (the
+    table then names events and experiences by id).
     """
     query = {**session_filters(event, experience, status, mode), "limit": limit, "cursor": cursor}
 
@@ -79,7 +97,22 @@ def list_sessions(
         names.update({x.id: x.name for x in await service.list_experiences(SYSTEM, project)})
         return page, names
 
-    page, names = run(database, list_page)
+    async def list_remote(client: AsyncProjectClient) -> tuple[SessionPage, dict[str, str]]:
+        parsed = ListSessionsInput.model_validate(query)
+        page = await client.list_sessions(
+            event_id=parsed.event_id,
+            experience_id=parsed.experience_id,
+            status=parsed.status,
+            mode=parsed.mode,
+            limit=parsed.limit,
+            cursor=parsed.cursor,
+        )
+        return page, {}
+
+    if url is not None:
+        page, names = run_on_server(url, token, project, list_remote)
+    else:
+        page, names = run(database, list_page)
     if json_output:
         print_json([session.to_json() for session in page.items])
     elif not page.items:
@@ -115,14 +148,25 @@ def show_session(
     project: ProjectOption,
     session_id: SessionArgument,
     database: DatabaseOption = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Show one session: its state, inputs and outputs (the session's JSON with --json)."""
+    """Show one session: its state, inputs and outputs (the session's JSON with --json).
+
+    With --url, as that server has it.
+    """
 
     async def get(service: SessionService) -> Session:
         return await service.get_session(SYSTEM, project, session_id)
 
-    session = run(database, get)
+    async def get_remote(client: AsyncProjectClient) -> Session:
+        return await client.get_session(session_id)
+
+    if url is not None:
+        session = run_on_server(url, token, project, get_remote)
+    else:
+        session = run(database, get)
     if json_output:
         print_json(session.to_json())
         return
@@ -141,8 +185,9 @@ def show_session(
         console.print(orjson.dumps(document[key], option=orjson.OPT_INDENT_2).decode())
 
 
-def describe_version(session: Session) -> Text:
-    """One line per version: ``v3 09:30:02 completed step 2 inputs: name="Ada"``."""
+def describe_version(session: Session, width: int = 200) -> Text:
+    """One line per version: ``v3 09:30:02 completed step 2 inputs: name="Ada"``, every input
+    key shown as far as ``width`` (the terminal's) allows."""
     line = Text.assemble(
         (f"v{session.version}", "bold"),
         f" {session.updated_at.strftime('%H:%M:%S')} ",
@@ -150,7 +195,9 @@ def describe_version(session: Session) -> Text:
         f" step {session.current_step_index}",
     )
     if session.inputs:
-        line.append(f"  inputs: {summarize(session.inputs)}")
+        room = width - len(line) - len("  inputs: ")
+        room -= len(f"  outputs: {shorten(', '.join(session.outputs))}") if session.outputs else 0
+        line.append(f"  inputs: {summarize(session.inputs, max(room, SHORT_TEXT))}")
     if session.outputs:
         line.append(f"  outputs: {shorten(', '.join(session.outputs))}")
     if session.end_reason:
@@ -159,15 +206,15 @@ def describe_version(session: Session) -> Text:
 
 
 async def follow_session(
-    service: SessionService,
-    project_id: str,
+    read: Callable[[], Awaitable[Session]],
     session_id: str,
     *,
     interval: float,
     timeout: float | None,
     on_version: Callable[[Session], None],
 ) -> Session:
-    """Poll the session and call ``on_version`` with each new version, until a final status.
+    """Read the session every ``interval`` seconds (``read``: from the database or a server)
+    and call ``on_version`` with each new version, until a final status.
 
     The CLI runs apart from the server, so its in-process change feed never hears of writes:
     the database is the one place both see.
@@ -176,7 +223,7 @@ async def follow_session(
     deadline = None if timeout is None else loop.time() + timeout
     seen_version = 0
     while True:
-        session = await service.get_session(SYSTEM, project_id, session_id)
+        session = await read()
         if session.version != seen_version:
             seen_version = session.version
             on_version(session)
@@ -206,15 +253,17 @@ def watch_session(
         typer.Option(min=0, help="Give up after this many seconds (exit 1).", show_default=False),
     ] = None,
     database: DatabaseOption = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print each version as one JSON line.")
+        bool, flag("--json", help="Print each version as one JSON line.")
     ] = False,
 ) -> None:
     """Follow a session live: one line per new version (status, step, inputs in short).
 
     Ends with exit 0 when the session reaches a final status (completed, abandoned, error),
     with exit 1 on --timeout; Ctrl-C stops it (exit 130). Polls the database, so it sees the
-    writes of a server running on the same file.
+    writes of a server running on the same file; with --url, polls that server.
     """
     console = out()
 
@@ -222,15 +271,22 @@ def watch_session(
         if json_output:
             print_json(session.to_json())
         else:
-            console.print(describe_version(session), soft_wrap=True)
+            console.print(describe_version(session, console.width), soft_wrap=True)
+
+    def follow(read: Callable[[], Awaitable[Session]]) -> Awaitable[Session]:
+        return follow_session(read, session_id, interval=interval, timeout=timeout, on_version=show)
 
     async def watch(service: SessionService) -> Session:
-        return await follow_session(
-            service, project, session_id, interval=interval, timeout=timeout, on_version=show
-        )
+        return await follow(lambda: service.get_session(SYSTEM, project, session_id))
+
+    async def watch_remote(client: AsyncProjectClient) -> Session:
+        return await follow(lambda: client.get_session(session_id))
 
     try:
-        run(database, watch)
+        if url is not None:
+            run_on_server(url, token, project, watch_remote)
+        else:
+            run(database, watch)
     except KeyboardInterrupt:
         print_hint(f"stopped watching session {session_id}")
         raise typer.Exit(EXIT_INTERRUPTED) from None

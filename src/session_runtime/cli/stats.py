@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from .. import SYSTEM
+from ..client import AsyncProjectClient
 from ..domain.models import Mode
 from ..domain.stats import ExperienceFunnel, SessionStats
 from ..service import SessionService
-from .console import out, print_json, table
+from .console import out, plural, print_json, table
 from .options import DatabaseOption, EventFilter, ExperienceFilter, JsonOption, ProjectOption
+from .remote import TokenOption, UrlOption, run_on_server
 from .runner import run
 
 BAR_WIDTH = 30
@@ -35,7 +37,7 @@ def duration(seconds: float | None) -> str:
 def print_funnel(funnel: ExperienceFunnel, name: str) -> None:
     counts = funnel.counts
     total = counts.total
-    rows = table("step", "reached", "", "share", title=f"{name}: {total} sessions")
+    rows = table("step", "reached", "", "share", title=f"{name}: {plural(total, 'session')}")
     for step in funnel.steps:
         share = f"{100 * step.reached / total:.0f}%" if total else "-"
         rows.add_row(str(step.step_index), str(step.reached), bar(step.reached, total), share)
@@ -62,10 +64,14 @@ def session_stats(
         typer.Option("--to", help="Sessions created before (UTC).", show_default=False),
     ] = None,
     database: DatabaseOption = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show the funnel of each experience: sessions that reached each step, how they ended,
-    the median time to complete (the same figures as GET /v1/projects/{p}/stats)."""
+    the median time to complete (the same figures as GET /v1/projects/{p}/stats).
+
+    With --url, that server's figures (a member token; experiences named by id)."""
     query = {
         "eventId": event,
         "experienceId": experience,
@@ -81,7 +87,20 @@ def session_stats(
         names = {x.id: x.name for x in await service.list_experiences(SYSTEM, project)}
         return stats, names
 
-    stats, names = run(database, load)
+    async def load_remote(client: AsyncProjectClient) -> tuple[SessionStats, dict[str, str]]:
+        stats = await client.session_stats(
+            event_id=event,
+            experience_id=experience,
+            mode=mode,
+            created_from=None if since is None else _utc(since),
+            created_to=None if until is None else _utc(until),
+        )
+        return stats, {}
+
+    if url is not None:
+        stats, names = run_on_server(url, token, project, load_remote)
+    else:
+        stats, names = run(database, load)
     if json_output:
         print_json(stats.model_dump(mode="json", by_alias=True))
         return
@@ -91,6 +110,11 @@ def session_stats(
     for funnel in stats.experiences:
         print_funnel(funnel, names.get(funnel.experience_id, funnel.experience_id))
         out().print()
+
+
+def _utc(moment: datetime) -> datetime:
+    """A date from the command line, read as UTC when it names no zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _as_utc(moment: datetime) -> str:

@@ -13,7 +13,7 @@ from ..domain.tokens import TokenRecord
 from ..service import SessionService
 from .console import out, print_json, short_time, table, token_json
 from .errors import command
-from .options import DatabaseOption, JsonOption, ProjectOption
+from .options import DatabaseOption, JsonOption, ProjectOption, flag
 from .runner import run
 
 tokens_app = typer.Typer(
@@ -36,9 +36,7 @@ def create_token(
     role: Annotated[
         Role | None, typer.Option(help="The member's role (with --user).", show_default=False)
     ] = None,
-    guest: Annotated[
-        bool, typer.Option("--guest", help="A guest token (a kiosk, a join link).")
-    ] = False,
+    guest: Annotated[bool, flag("--guest", help="A guest token (a kiosk, a join link).")] = False,
     event: Annotated[
         str | None,
         typer.Option(help="Bind the guest token to this event (with --guest).", show_default=False),

@@ -1,11 +1,12 @@
 """The async client: ``AsyncSessionRuntimeClient`` and its per-project handle.
 
-The same operations as ``SessionRuntimeClient``, awaited::
+Every operation is awaited::
 
     async with AsyncSessionRuntimeClient("http://127.0.0.1:8000", token) as client:
         project = client.project("p1")
-        created = await project.create_session(event_id="e1", experience_id="x1",
-                                               mode="guest", config_source="published")
+        created = await project.create_session(
+            event_id="e1", experience_id="x1", mode="guest", config_source="published"
+        )
         await project.update_session_progress(created.session_id, current_step_index=1)
         async with project.subscribe_session(created.session_id) as live:
             async for session in live:
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -111,12 +111,7 @@ class AsyncSessionRuntimeClient:
     async def __aenter__(self) -> AsyncSessionRuntimeClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:

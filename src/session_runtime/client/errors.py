@@ -22,32 +22,26 @@ import orjson
 
 from ..domain.errors import (
     ERRORS_BY_CODE,
-    FailedPreconditionError,
-    MethodNotAllowedError,
-    NotFoundError,
-    PermissionDeniedError,
     ResourceExhaustedError,
     SessionRuntimeError,
-    UnauthenticatedError,
     UnavailableError,
-    ValidationError,
 )
 
 # For answers that do not carry our error body (a proxy, a crashed worker, a foreign server).
-_ERRORS_BY_STATUS: dict[int, type[SessionRuntimeError]] = {
-    400: ValidationError,
-    401: UnauthenticatedError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    405: MethodNotAllowedError,
-    409: FailedPreconditionError,
-    412: FailedPreconditionError,
-    413: ResourceExhaustedError,
-    422: ValidationError,
-    429: ResourceExhaustedError,
-    502: UnavailableError,
-    503: UnavailableError,
-    504: UnavailableError,
+_CODES_BY_STATUS: dict[int, str] = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "FAILED_PRECONDITION",
+    412: "FAILED_PRECONDITION",
+    413: "RESOURCE_EXHAUSTED",
+    422: "VALIDATION_ERROR",
+    429: "RESOURCE_EXHAUSTED",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "UNAVAILABLE",
 }
 
 # httpx errors that mean "the server could not be reached or answered badly, try again later".
@@ -80,7 +74,7 @@ def error_from_response(response: httpx.Response) -> SessionRuntimeError:
             # A code this client does not know (a newer server): keep it readable.
             return SessionRuntimeError(f"{code}: {message}", details=details)
     else:
-        cls = _ERRORS_BY_STATUS.get(status, SessionRuntimeError)
+        cls = ERRORS_BY_CODE.get(_CODES_BY_STATUS.get(status, ""), SessionRuntimeError)
         reason = response.reason_phrase or "error"
         message = f"the server answered {status} {reason}"
         details = {"status": status}

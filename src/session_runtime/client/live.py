@@ -18,7 +18,6 @@ import asyncio
 import threading
 from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import aclosing
-from types import TracebackType
 
 import httpx
 import pydantic
@@ -112,9 +111,14 @@ def _stream_timeout(timeout: httpx.Timeout, policy: ReconnectPolicy) -> httpx.Ti
 
 
 class _LiveView:
-    """The read-only face both subscriptions share."""
+    """The read-only face both subscriptions share, and what they are made of."""
 
-    _state: _LiveState
+    def __init__(
+        self, cache: QueryCache, project_id: str, session_id: str | None, policy: ReconnectPolicy
+    ) -> None:
+        self._policy = policy
+        self._state = _LiveState(project_id, session_id, cache)
+        self._path = "" if session_id is None else events_path(project_id, session_id)
 
     @property
     def project_id(self) -> str:
@@ -184,13 +188,11 @@ class LiveSession(_LiveView):
         session_id: str | None,
         policy: ReconnectPolicy,
     ) -> None:
+        super().__init__(cache, project_id, session_id, policy)
         self._http = http
-        self._policy = policy
-        self._state = _LiveState(project_id, session_id, cache)
         self._closing = threading.Event()
         self._reading = threading.Lock()  # held while a thread waits for the next snapshot
         self._snapshots: Generator[Session, None, None] | None = None
-        self._path = "" if session_id is None else events_path(project_id, session_id)
 
     @property
     def is_closed(self) -> bool:
@@ -223,12 +225,7 @@ class LiveSession(_LiveView):
     def __enter__(self) -> LiveSession:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _follow(self) -> Generator[Session, None, None]:
@@ -286,12 +283,10 @@ class AsyncLiveSession(_LiveView):
         session_id: str | None,
         policy: ReconnectPolicy,
     ) -> None:
+        super().__init__(cache, project_id, session_id, policy)
         self._http = http
-        self._policy = policy
-        self._state = _LiveState(project_id, session_id, cache)
         self._is_closed = False
         self._snapshots: AsyncGenerator[Session, None] | None = None
-        self._path = "" if session_id is None else events_path(project_id, session_id)
 
     @property
     def is_closed(self) -> bool:
@@ -320,12 +315,7 @@ class AsyncLiveSession(_LiveView):
     async def __aenter__(self) -> AsyncLiveSession:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def _follow(self) -> AsyncGenerator[Session, None]:

@@ -18,17 +18,22 @@ from .models import ConfigSource, CreateSessionInput, Mode, Session
 
 
 class Role(StrEnum):
+    """A member's role in its project: every role reads; only a viewer cannot write."""
+
     OWNER = "owner"
     EDITOR = "editor"
     VIEWER = "viewer"
 
     @property
     def can_write(self) -> bool:
+        """Whether the role may write sessions and create ``preview`` ones."""
         return self is not Role.VIEWER
 
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """A user of the project, with a role; what a member token stands for."""
+
     project_id: str
     user: str
     role: Role
@@ -36,22 +41,28 @@ class Member:
 
     @property
     def created_by(self) -> str:
+        """What the sessions a member creates record as ``createdBy``: ``user:<name>``."""
         return f"user:{self.user}"
 
 
 @dataclass(frozen=True, slots=True)
 class Guest:
+    """A kiosk or a join link: one project, maybe one event; sees only its own sessions."""
+
     project_id: str
     token_id: str
     event_id: str | None = None
 
     @property
     def created_by(self) -> str:
+        """``guest:<token id>``: a guest's sessions are told apart by the token that made them."""
         return f"guest:{self.token_id}"
 
 
 @dataclass(frozen=True, slots=True)
 class System:
+    """A trusted in-process caller (the CLI, the sweeper): may do anything."""
+
     name: str = "system"
 
     @property

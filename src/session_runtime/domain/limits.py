@@ -29,7 +29,26 @@ _Path = tuple[str | int, ...]
 # Leaf values that are valid whatever they hold (an ASCII string without NUL, a bool, None);
 # ints and floats are range-checked on the stack.
 _SCALARS: Final = frozenset({str, bool, type(None)})
-_NUL_MESSAGE: Final = "must not contain the NUL character (U+0000)"
+NUL_MESSAGE: Final = "must not contain the NUL character (U+0000)"
+
+
+def holds_nul(*values: object) -> bool:
+    """Whether any of ``values`` is text holding U+0000, which no store accepts.
+
+    PostgreSQL's ``text`` and ``json`` cannot hold it, so every store refuses it and data can
+    move between them; a key that holds it matches no stored row.
+
+    >>> holds_nul("kiosk", None, "a" + chr(0))
+    True
+    """
+    return any(type(value) is str and "\x00" in value for value in values)
+
+
+def refuse_nul(fields: Mapping[str, str | None]) -> None:
+    """Raise ``ValidationError`` naming the first field that holds U+0000."""
+    for name, value in fields.items():
+        if holds_nul(value):
+            raise ValidationError.at(name, NUL_MESSAGE)
 
 
 def format_path(path: _Path) -> str:
@@ -65,8 +84,8 @@ def check_json_field(name: str, value: Mapping[str, Any]) -> None:
         node, depth, path = stack.pop()
         kind = type(node)
         if kind is str:
-            if "\x00" in node:
-                raise ValidationError.at(format_path(path), _NUL_MESSAGE)
+            if holds_nul(node):
+                raise ValidationError.at(format_path(path), NUL_MESSAGE)
             if not node.isascii() and _utf8_length(node) is None:
                 raise ValidationError.at(format_path(path), "string is not valid Unicode")
         elif kind is int:
@@ -80,8 +99,8 @@ def check_json_field(name: str, value: Mapping[str, Any]) -> None:
             for key, child in node.items():
                 if type(key) is not str:
                     raise ValidationError.at(format_path(path), "field names must be strings")
-                if "\x00" in key:
-                    raise ValidationError.at(format_path((*path, key[:64])), _NUL_MESSAGE)
+                if holds_nul(key):
+                    raise ValidationError.at(format_path((*path, key[:64])), NUL_MESSAGE)
                 size = len(key) if key.isascii() else _utf8_length(key)
                 if size is None or not 1 <= size <= MAX_FIELD_NAME_BYTES:
                     raise ValidationError.at(
@@ -89,7 +108,7 @@ def check_json_field(name: str, value: Mapping[str, Any]) -> None:
                         f"field names must be 1 to {MAX_FIELD_NAME_BYTES} bytes of valid UTF-8",
                     )
                 if type(child) in _SCALARS:
-                    if type(child) is str and (not child.isascii() or "\x00" in child):
+                    if type(child) is str and (not child.isascii() or holds_nul(child)):
                         stack.append((child, depth + 1, (*path, key)))
                     continue
                 stack.append((child, depth + 1, (*path, key)))

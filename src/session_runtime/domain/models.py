@@ -15,6 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, St
 from pydantic.alias_generators import to_camel
 from typing_extensions import TypedDict
 
+from .ids import MAX_ID_LENGTH, ChosenId
+from .limits import NUL_MESSAGE, holds_nul
 from .state import SessionStatus
 
 __all__ = [
@@ -39,7 +41,6 @@ __all__ = [
     "UpdateSessionProgressInput",
 ]
 
-MAX_ID_LENGTH = 128
 MAX_REASON_LENGTH = 500
 MAX_NAME_LENGTH = 200
 
@@ -71,9 +72,8 @@ Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
 def _refuse_nul(text: str) -> str:
-    # PostgreSQL's text cannot hold U+0000: every store refuses it, so data can move between them.
-    if "\x00" in text:
-        raise ValueError("must not contain the NUL character (U+0000)")
+    if holds_nul(text):
+        raise ValueError(NUL_MESSAGE)
     return text
 
 
@@ -226,16 +226,16 @@ class ListSessionsInput(_Model):
 
 class CreateProjectInput(_Model):
     name: Name
-    id: Identifier | None = None
+    id: ChosenId | None = None
 
 
 class CreateEventInput(_Model):
     project_id: Identifier
     name: Name
-    id: Identifier | None = None
+    id: ChosenId | None = None
 
 
 class CreateExperienceInput(_Model):
     project_id: Identifier
     name: Name
-    id: Identifier | None = None
+    id: ChosenId | None = None

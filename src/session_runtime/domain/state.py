@@ -8,6 +8,8 @@ from .errors import FailedPreconditionError
 
 
 class SessionStatus(StrEnum):
+    """Where a session stands; every status but ``active`` is final."""
+
     ACTIVE = "active"
     COMPLETED = "completed"
     ABANDONED = "abandoned"

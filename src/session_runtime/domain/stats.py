@@ -23,7 +23,8 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
 from pydantic.alias_generators import to_camel
 
-from .models import MAX_ID_LENGTH, Mode
+from .ids import MAX_ID_LENGTH
+from .models import Mode
 from .state import SessionStatus
 
 __all__ = [

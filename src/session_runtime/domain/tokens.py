@@ -9,19 +9,19 @@ from datetime import datetime
 from enum import StrEnum
 
 from .auth import Guest, Member, Principal, Role
+from .ids import new_id
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "TokenKind",
+    "TokenRecord",
+    "hash_token",
+    "looks_like_token",
+    "new_id",
+    "new_secret",
+]
 
 TOKEN_PREFIX = "srt_"
-
-
-def new_id() -> str:
-    """An unguessable, URL-safe id: 128 random bits in 22 characters.
-
-    Never starting with ``-``, which a command line would take for an option.
-    """
-    while True:
-        candidate = secrets.token_urlsafe(16)
-        if candidate[0] != "-":
-            return candidate
 
 
 def new_secret() -> str:

@@ -8,9 +8,10 @@ dictionary store and never blocks it. Everything runs on the event loop's thread
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
+
+from cachetools import FIFOCache
 
 from ..domain.models import Session
 
@@ -61,9 +62,9 @@ class LocalChangeFeed:
         self._by_session: dict[tuple[str, str], set[Mailbox]] = {}
         self._by_project: dict[str, set[Mailbox]] = {}
         # The last version published of recently changed sessions, so that a change feed across
-        # nodes can skip reading back a change this node has already published.
-        self._versions: OrderedDict[tuple[str, str], int] = OrderedDict()
-        self._remembered_versions = remembered_versions
+        # nodes can skip reading back a change this node has already published. The session
+        # written longest ago is forgotten first.
+        self._versions: FIFOCache[tuple[str, str], int] = FIFOCache(maxsize=remembered_versions)
 
     @property
     def subscriber_count(self) -> int:
@@ -89,12 +90,8 @@ class LocalChangeFeed:
 
     def publish(self, session: Session) -> None:
         key = (session.project_id, session.id)
-        versions = self._versions
-        if versions.get(key, 0) < session.version:
-            versions[key] = session.version
-            versions.move_to_end(key)
-            if len(versions) > self._remembered_versions:
-                versions.popitem(last=False)
+        if self._versions.get(key, 0) < session.version:
+            self._versions[key] = session.version
         for mailbox in self._by_session.get(key, ()):
             mailbox.offer(session)
         for mailbox in self._by_project.get(session.project_id, ()):

@@ -25,12 +25,15 @@ import asyncpg
 import orjson
 
 from ..domain.errors import NotFoundError, UnavailableError
-from ..domain.models import Event, Experience, Project, Session
+from ..domain.limits import holds_nul, refuse_nul
+from ..domain.models import Project, Session
 from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
 from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
+from .catalog_parts import CatalogParts
 from .json_columns import encode_checked
+from .listing_sql import session_page_sql
 from .postgres_connection import (
     OUTAGES,
     check_encoding,
@@ -38,38 +41,33 @@ from .postgres_connection import (
     keep_session,
     storage_errors,
 )
-from .postgres_rows import (
-    PART_COLUMNS,
-    SESSION_COLUMNS,
-    TOKEN_COLUMNS,
-    holds_nul,
-    placeholders,
-    project_from_row,
-    refuse_nul,
-    session_changes,
-    session_from_row,
-)
+from .postgres_rows import TOKEN_COLUMNS, placeholders, session_changes
 from .postgres_schema import migrate, quote_identifier
 from .reporting_sql import (
     PURGE_BATCH,
     Placeholders,
     PurgeTally,
-    completed_per_experience,
-    counts_from_rows,
-    median_seconds,
-    median_sql,
     numbered,
     purge_count_sql,
     purge_filter,
+    session_stats_plan,
     stale_sql,
-    stats_counts_sql,
 )
-from .rows import part_from_row, session_to_row, token_from_row, token_to_row
+from .rows import (
+    PART_COLUMNS,
+    SESSION_COLUMNS,
+    part_from_row,
+    project_from_row,
+    session_from_row,
+    session_to_row,
+    token_from_row,
+    token_to_row,
+)
 
 logger = logging.getLogger(__name__)
 
 
-class PostgresStore:
+class PostgresStore(CatalogParts):
     """A ``Store`` on a PostgreSQL database, shared by any number of server nodes.
 
     ``schema`` puts every table in that schema (created when missing), through the
@@ -196,7 +194,7 @@ class PostgresStore:
             yield conn
 
     async def _fetch(self, sql: str, *params: Any) -> list[Any]:
-        if holds_nul(params):  # a key no stored row can have; PostgreSQL would refuse it
+        if holds_nul(*params):  # a key no stored row can have; PostgreSQL would refuse it
             self._check_open()
             return []
         async with self._connection() as conn:
@@ -236,32 +234,6 @@ class PostgresStore:
             "SELECT id, name, created_at FROM projects ORDER BY created_at, id"
         )
         return [project_from_row(row) for row in rows]
-
-    async def insert_event(self, event: Event) -> None:
-        await self._insert_part("events", event.project_id, event.id, event.name, event.created_at)
-
-    async def get_event(self, project_id: str, event_id: str) -> Event | None:
-        row = await self._get_part("events", project_id, event_id)
-        return None if row is None else Event(**row)
-
-    async def list_events(self, project_id: str) -> list[Event]:
-        return [Event(**row) for row in await self._list_parts("events", project_id)]
-
-    async def insert_experience(self, experience: Experience) -> None:
-        await self._insert_part(
-            "experiences",
-            experience.project_id,
-            experience.id,
-            experience.name,
-            experience.created_at,
-        )
-
-    async def get_experience(self, project_id: str, experience_id: str) -> Experience | None:
-        row = await self._get_part("experiences", project_id, experience_id)
-        return None if row is None else Experience(**row)
-
-    async def list_experiences(self, project_id: str) -> list[Experience]:
-        return [Experience(**row) for row in await self._list_parts("experiences", project_id)]
 
     async def _insert_part(
         self, table: str, project_id: str, part_id: str, name: str, created_at: datetime
@@ -349,52 +321,36 @@ class PostgresStore:
         return None if row is None else session_from_row(row)
 
     async def list_sessions(self, query: SessionQuery) -> list[Session]:
-        clauses = ["project_id = $1"]
-        params: list[Any] = [query.project_id]
-        for column, value in (
-            ("event_id", query.event_id),
-            ("experience_id", query.experience_id),
-            ("status", query.status),
-            ("mode", query.mode),
-            ("created_by", query.created_by),
-        ):
-            if value is not None:
-                params.append(str(value))
-                clauses.append(f"{column} = ${len(params)}")
-        if query.before is not None:
-            params.extend((to_micros(query.before[0]), query.before[1]))
-            clauses.append(f"(created_at, id) < (${len(params) - 1}, ${len(params)})")
-        params.append(query.limit)
-        sql = (
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(clauses)} "
-            f"ORDER BY created_at DESC, id DESC LIMIT ${len(params)}"
-        )
+        sql, params = session_page_sql(query, numbered)
         return [session_from_row(row) for row in await self._fetch(sql, *params)]
 
-    async def sessions_changed_since(
-        self, project_ids: list[str], since: datetime
+    async def sessions_changed_after(
+        self, project_id: str, after: tuple[int, str], limit: int
     ) -> list[Session]:
-        """The sessions of these projects written at or after ``since``, oldest change first.
+        """One page of the project's sessions written after ``after``, oldest change first.
 
-        For a change listener that lost its connection: the notices sent meanwhile are gone,
-        so it asks the table instead.
+        ``after`` is a position in the order of changes, ``(updated_at in microseconds, id)``,
+        and the page goes on from there by keyset in the ``sessions_by_change`` index, so a
+        listener that lost its connection reads what it missed a bounded page at a time.
         """
-        storable = [project_id for project_id in project_ids if not holds_nul((project_id,))]
-        if not storable:
+        if holds_nul(project_id, after[1]):
             self._check_open()
             return []
         rows = await self._fetch(
             f"SELECT {SESSION_COLUMNS} FROM sessions "
-            "WHERE project_id = ANY($1::text[]) AND updated_at >= $2 ORDER BY updated_at, id",
-            storable,
-            to_micros(since),
+            "WHERE project_id = $1 AND (updated_at, id) > ($2, $3) "
+            "ORDER BY updated_at, id LIMIT $4",
+            project_id,
+            after[0],
+            after[1],
+            limit,
         )
         return [session_from_row(row) for row in rows]
 
     async def update_session(
         self, project_id: str, session_id: str, mutation: SessionMutation
     ) -> tuple[Session, bool]:
-        if holds_nul((project_id, session_id)):
+        if holds_nul(project_id, session_id):
             self._check_open()
             raise NotFoundError.of("session", session_id)
         async with self._transaction() as conn:
@@ -425,34 +381,31 @@ class PostgresStore:
     # -- reporting and retention ----------------------------------------------------------
 
     async def session_stats(self, query: StatsQuery) -> StatsAggregate:
-        if holds_nul((query.project_id, query.event_id, query.experience_id)):
+        if holds_nul(query.project_id, query.event_id, query.experience_id):
             self._check_open()
             return StatsAggregate([])
+        plan = session_stats_plan(query, numbered)
         async with self._connection() as conn:
-            sql, params = stats_counts_sql(query, numbered)
-            counts = counts_from_rows(await conn.fetch(sql, *params))
-            medians = {}
-            for experience_id, count in completed_per_experience(counts).items():
-                sql, params = median_sql(query, experience_id, count, numbered)
-                durations = [row[0] for row in await conn.fetch(sql, *params)]
-                if durations:
-                    medians[experience_id] = median_seconds(durations)
-        return StatsAggregate(counts, medians)
+            try:
+                sql, params = next(plan)
+                while True:
+                    sql, params = plan.send(await conn.fetch(sql, *params))
+            except StopIteration as done:
+                aggregate: StatsAggregate = done.value
+                return aggregate
 
     async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
         sql, params = stale_sql(numbered, to_micros(updated_before), limit)
         return [(row[0], row[1]) for row in await self._fetch(sql, *params)]
 
     async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
-        tally = PurgeTally()
-        if query.project_id is not None and holds_nul((query.project_id,)):
+        if holds_nul(query.project_id):
             self._check_open()
-            return tally.result()
+            return []
         if dry_run:
             sql, params = purge_count_sql(query, numbered)
-            for row in await self._fetch(sql, *params):
-                tally.add(row[0], row[1], row[2], row[3])
-            return tally.result()
+            return PurgeTally.counted(await self._fetch(sql, *params))
+        tally = PurgeTally()
         place = Placeholders(numbered)
         where = purge_filter(query, place)
         # One transaction per batch, so writes of live sessions go on in between; a row

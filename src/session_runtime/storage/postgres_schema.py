@@ -1,6 +1,7 @@
 """The PostgreSQL schema, versioned in a ``schema_migrations`` table and upgraded in place.
 
-It mirrors ``sqlite_schema`` step by step, so both stores hold the same data the same way:
+It mirrors ``sqlite_schema`` step by step (step 4, for the change listener, is PostgreSQL's
+own), so both stores hold the same data the same way:
 timestamps are whole microseconds in ``bigint`` columns, which keeps list cursors identical.
 ``inputs`` and ``outputs`` are ``json``: the text the store encoded, kept as written.
 ``jsonb`` would re-parse every document on every write and turn numbers into decimals (a large
@@ -19,12 +20,25 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..domain.errors import FailedPreconditionError
+from ..domain.limits import holds_nul
 from .reporting_sql import REPORTING_INDEXES
 
 NOTIFY_CHANNEL: Final = "session_changes"
 """Every committed insert or update of a session is announced here, as the JSON text
 ``[projectId, sessionId, version]``: ids and version only, never the document, because a
 notification carries at most 8,000 bytes. Listeners read the session itself afterwards."""
+
+
+def _part_table(name: str) -> str:
+    """The table of one part of the catalog (``events``, ``experiences``): the two are alike."""
+    return f"""CREATE TABLE {name} (
+            project_id text NOT NULL REFERENCES projects (id),
+            id text NOT NULL,
+            name text NOT NULL,
+            created_at bigint NOT NULL,
+            PRIMARY KEY (project_id, id)
+        )"""
+
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: the catalog, tokens and sessions.
@@ -34,20 +48,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             name text NOT NULL,
             created_at bigint NOT NULL
         )""",
-        """CREATE TABLE events (
-            project_id text NOT NULL REFERENCES projects (id),
-            id text NOT NULL,
-            name text NOT NULL,
-            created_at bigint NOT NULL,
-            PRIMARY KEY (project_id, id)
-        )""",
-        """CREATE TABLE experiences (
-            project_id text NOT NULL REFERENCES projects (id),
-            id text NOT NULL,
-            name text NOT NULL,
-            created_at bigint NOT NULL,
-            PRIMARY KEY (project_id, id)
-        )""",
+        _part_table("events"),
+        _part_table("experiences"),
         """CREATE TABLE tokens (
             id text PRIMARY KEY,
             project_id text NOT NULL REFERENCES projects (id),
@@ -116,6 +118,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 3: the funnel, the stale-session sweeper and retention.
     REPORTING_INDEXES,
+    # 4 (PostgreSQL's own): a change listener that lost its connection reads what a project
+    # missed by keyset on (updated_at, id), a page at a time, in this index's order.
+    ("CREATE INDEX sessions_by_change ON sessions (project_id, updated_at, id)",),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -133,7 +138,7 @@ _CREATE_VERSIONS: Final = """CREATE TABLE IF NOT EXISTS schema_migrations (
 
 def quote_identifier(name: str) -> str:
     """``my"schema`` -> ``"my""schema"``: a name PostgreSQL reads back exactly as given."""
-    if not name or "\x00" in name:
+    if not name or holds_nul(name):
         raise ValueError(f"not a usable identifier: {name!r}")
     return '"' + name.replace('"', '""') + '"'
 

@@ -11,14 +11,15 @@ the store skips half the matching entries instead of sorting them all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, Final
 
 from ..domain.models import Mode
 from ..domain.ports import PurgeCount, PurgeQuery, StatsQuery
 from ..domain.state import SessionStatus
-from ..domain.stats import StatsCount
+from ..domain.stats import StatsAggregate, StatsCount
 from ..domain.timestamps import to_micros
+from .rows import micros_or_none
 
 REPORTING_INDEXES: Final[tuple[str, ...]] = (
     # Covers the funnel's counts: grouped in index order, filtered without reading a row.
@@ -52,6 +53,15 @@ class Placeholders:
         self.params.append(value)
         return self.style(len(self.params))
 
+    def where(self, *conditions: tuple[str, str, Any]) -> str:
+        """``column operator value`` for each ``(column, operator, value)`` whose value is not
+        ``None``, joined by ``AND``: the optional filters of a query, in one place."""
+        return " AND ".join(
+            f"{column} {operator} {self(value)}"
+            for column, operator, value in conditions
+            if value is not None
+        )
+
 
 def qmark(_: int) -> str:
     return "?"
@@ -62,16 +72,14 @@ def numbered(position: int) -> str:
 
 
 def _stats_filter(query: StatsQuery, place: Placeholders) -> str:
-    clauses = [f"project_id = {place(query.project_id)}", f"mode = {place(query.mode.value)}"]
-    if query.experience_id is not None:
-        clauses.append(f"experience_id = {place(query.experience_id)}")
-    if query.event_id is not None:
-        clauses.append(f"event_id = {place(query.event_id)}")
-    if query.created_from is not None:
-        clauses.append(f"created_at >= {place(to_micros(query.created_from))}")
-    if query.created_to is not None:
-        clauses.append(f"created_at < {place(to_micros(query.created_to))}")
-    return " AND ".join(clauses)
+    return place.where(
+        ("project_id", "=", query.project_id),
+        ("mode", "=", query.mode.value),
+        ("experience_id", "=", query.experience_id),
+        ("event_id", "=", query.event_id),
+        ("created_at", ">=", micros_or_none(query.created_from)),
+        ("created_at", "<", micros_or_none(query.created_to)),
+    )
 
 
 def stats_counts_sql(query: StatsQuery, style: Callable[[int], str]) -> tuple[str, list[Any]]:
@@ -131,6 +139,33 @@ def completed_per_experience(counts: list[StatsCount]) -> dict[str, int]:
     return completed
 
 
+StatsPlan = Generator[tuple[str, list[Any]], list[Any], StatsAggregate]
+"""The funnel's statements, in order: each ``yield`` is a statement and its parameters, sent
+back the rows it read; the generator returns the aggregate."""
+
+
+def session_stats_plan(query: StatsQuery, style: Callable[[int], str]) -> StatsPlan:
+    """The funnel, whatever reads the rows: the counts, then each experience's median."""
+    counts = counts_from_rows((yield stats_counts_sql(query, style)))
+    medians = {}
+    for experience_id, count in completed_per_experience(counts).items():
+        durations = [row[0] for row in (yield median_sql(query, experience_id, count, style))]
+        if durations:
+            medians[experience_id] = median_seconds(durations)
+    return StatsAggregate(counts, medians)
+
+
+def run_plan(plan: StatsPlan, fetch: Callable[[str, list[Any]], list[Any]]) -> StatsAggregate:
+    """Run a plan with a blocking ``fetch(sql, params) -> rows``."""
+    try:
+        statement = next(plan)
+        while True:
+            statement = plan.send(fetch(*statement))
+    except StopIteration as done:
+        aggregate: StatsAggregate = done.value
+        return aggregate
+
+
 def median_seconds(durations: list[Any]) -> float:
     """The median of the one or two middle values, in seconds."""
     return sum(int(value) for value in durations) / len(durations) / 1_000_000
@@ -149,12 +184,11 @@ def stale_sql(
 
 
 def purge_filter(query: PurgeQuery, place: Placeholders) -> str:
-    clauses = [f"updated_at < {place(to_micros(query.updated_before))}"]
-    if query.mode is not None:
-        clauses.append(f"mode = {place(query.mode.value)}")
-    if query.project_id is not None:
-        clauses.append(f"project_id = {place(query.project_id)}")
-    return " AND ".join(clauses)
+    return place.where(
+        ("updated_at", "<", to_micros(query.updated_before)),
+        ("mode", "=", None if query.mode is None else query.mode.value),
+        ("project_id", "=", query.project_id),
+    )
 
 
 def purge_count_sql(query: PurgeQuery, style: Callable[[int], str]) -> tuple[str, list[Any]]:
@@ -176,6 +210,14 @@ class PurgeTally:
     def add(self, project_id: str, mode: str, status: str, count: int = 1) -> None:
         key = (project_id, mode, status)
         self.counts[key] = self.counts.get(key, 0) + count
+
+    @classmethod
+    def counted(cls, rows: list[Any]) -> list[PurgeCount]:
+        """What a dry run reports, from the rows of ``purge_count_sql``."""
+        tally = cls()
+        for project_id, mode, status, count in rows:
+            tally.add(project_id, mode, status, count)
+        return tally.result()
 
     def result(self) -> list[PurgeCount]:
         return [

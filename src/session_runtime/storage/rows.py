@@ -1,16 +1,66 @@
 """Rows to domain values and back, the same for every SQL store (both keep timestamps as whole
-microseconds and JSON documents as encoded text)."""
+microseconds, and the same columns in the same order).
+
+A session's JSON columns leave as the text ``encode_checked`` produced; they come back as that
+text (SQLite) or already decoded (PostgreSQL's ``json`` codec decodes with orjson):
+``session_from_row`` takes either.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
+
+import orjson
 
 from ..domain.auth import Role
-from ..domain.models import Session
+from ..domain.models import ConfigSource, Mode, Project, Session, SessionStatus
 from ..domain.timestamps import from_micros, to_micros
 from ..domain.tokens import TokenKind, TokenRecord
+
+SESSION_COLUMNS: Final = (
+    "id, project_id, event_id, experience_id, mode, config_source, status, "
+    "current_step_index, inputs, outputs, created_by, created_at, updated_at, "
+    "completed_at, end_reason, version"
+)
+INPUTS_COLUMN, OUTPUTS_COLUMN = 8, 9
+PART_COLUMNS: Final = "id, project_id, name, created_at"
+
+_MODES = {mode.value: mode for mode in Mode}
+_CONFIG_SOURCES = {source.value: source for source in ConfigSource}
+_STATUSES = {status.value: status for status in SessionStatus}
+
+
+def session_from_row(row: Sequence[Any]) -> Session:
+    """The session a row of ``SESSION_COLUMNS`` holds, whichever store read it."""
+    return Session.trusted(
+        id=row[0],
+        project_id=row[1],
+        event_id=row[2],
+        experience_id=row[3],
+        mode=_MODES[row[4]],
+        config_source=_CONFIG_SOURCES[row[5]],
+        status=_STATUSES[row[6]],
+        current_step_index=row[7],
+        inputs=_json_object(row[8]),
+        outputs=_json_object(row[9]),
+        created_by=row[10],
+        created_at=from_micros(row[11]),
+        updated_at=from_micros(row[12]),
+        completed_at=datetime_or_none(row[13]),
+        end_reason=row[14],
+        version=row[15],
+    )
+
+
+def _json_object(column: Any) -> Any:
+    # ``inputs`` and ``outputs`` are always objects, so text can only be their encoded JSON.
+    return orjson.loads(column) if type(column) is str else column
+
+
+def project_from_row(row: Sequence[Any]) -> Project:
+    return Project(id=row[0], name=row[1], created_at=from_micros(row[2]))
 
 
 def session_to_row(session: Session, inputs_json: str, outputs_json: str) -> tuple[Any, ...]:
@@ -45,7 +95,7 @@ def token_from_row(row: Sequence[Any]) -> TokenRecord:
         role=None if row[5] is None else Role(row[5]),
         event_id=row[6],
         created_at=from_micros(row[7]),
-        revoked_at=None if row[8] is None else from_micros(row[8]),
+        revoked_at=datetime_or_none(row[8]),
     )
 
 
@@ -70,3 +120,7 @@ def part_from_row(row: Sequence[Any]) -> dict[str, Any]:
 
 def micros_or_none(moment: datetime | None) -> int | None:
     return None if moment is None else to_micros(moment)
+
+
+def datetime_or_none(micros: int | None) -> datetime | None:
+    return None if micros is None else from_micros(micros)

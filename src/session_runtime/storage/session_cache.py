@@ -9,10 +9,14 @@ JSON, so nothing a caller does to a session it was handed can reach what is writ
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
+from cachetools import LRUCache
+
 from ..domain.models import Session
+
+SESSION_CACHE_BYTES = 32 * 1024 * 1024
+"""What the cache may hold, counted as the JSON of the sessions plus a fixed 512 bytes each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,41 +30,21 @@ class CachedSession:
         return len(self.inputs_json) + len(self.outputs_json) + 512
 
 
-class SessionCache:
-    """Least recently used first out, bounded by the size of the JSON it holds."""
+SessionCache = LRUCache[str, CachedSession]
+"""Least recently used first out, bounded by the size of the JSON it holds."""
 
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, CachedSession] = OrderedDict()
-        self._bytes = 0
-        self.data_version: int | None = None
 
-    def __len__(self) -> int:
-        return len(self._entries)
+def new_session_cache(max_bytes: int = SESSION_CACHE_BYTES) -> SessionCache:
+    return LRUCache(maxsize=max_bytes, getsizeof=cached_size)
 
-    def get(self, session_id: str) -> CachedSession | None:
-        entry = self._entries.get(session_id)
-        if entry is not None:
-            self._entries.move_to_end(session_id)
-        return entry
 
-    def put(self, session_id: str, entry: CachedSession) -> None:
-        old = self._entries.pop(session_id, None)
-        if old is not None:
-            self._bytes -= old.size
-        if entry.size > self.max_bytes:
-            return
-        self._entries[session_id] = entry
-        self._bytes += entry.size
-        while self._bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= evicted.size
+def cached_size(entry: CachedSession) -> int:
+    return entry.size
 
-    def discard(self, session_id: str) -> None:
-        old = self._entries.pop(session_id, None)
-        if old is not None:
-            self._bytes -= old.size
 
-    def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
+def remember(cache: SessionCache, session_id: str, entry: CachedSession) -> None:
+    """Keep ``entry``, unless it alone is larger than the whole cache (then forget the id)."""
+    if entry.size > cache.maxsize:
+        cache.pop(session_id, None)
+    else:
+        cache[session_id] = entry

@@ -21,36 +21,40 @@ from typing import Any, Literal, TypeVar
 import orjson
 
 from ..domain.errors import FailedPreconditionError, NotFoundError, UnavailableError
-from ..domain.models import Event, Experience, Project, Session
+from ..domain.models import Project, Session
 from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
 from ..domain.stats import StatsAggregate
-from ..domain.timestamps import from_micros, to_micros
+from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
+from .catalog_parts import CatalogParts
 from .json_columns import encode_checked
+from .listing_sql import session_page_sql
 from .reporting_sql import (
     PURGE_BATCH,
     Placeholders,
     PurgeTally,
-    completed_per_experience,
-    counts_from_rows,
-    median_seconds,
-    median_sql,
     purge_count_sql,
     purge_filter,
     qmark,
+    run_plan,
+    session_stats_plan,
     stale_sql,
-    stats_counts_sql,
 )
-from .rows import micros_or_none, part_from_row, session_to_row, token_from_row, token_to_row
-from .session_cache import CachedSession, SessionCache
-from .sqlite_rows import (
+from .rows import (
     INPUTS_COLUMN,
     OUTPUTS_COLUMN,
     PART_COLUMNS,
     SESSION_COLUMNS,
-    TOKEN_COLUMNS,
+    micros_or_none,
+    part_from_row,
+    project_from_row,
     session_from_row,
+    session_to_row,
+    token_from_row,
+    token_to_row,
 )
+from .session_cache import CachedSession, new_session_cache, remember
+from .sqlite_rows import TOKEN_COLUMNS
 from .sqlite_schema import migrate
 from .sqlite_writer import GroupCommitWriter
 
@@ -58,7 +62,7 @@ T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 
 
-class SqliteStore:
+class SqliteStore(CatalogParts):
     """A ``Store`` on one SQLite file, used from the event loop that opened it.
 
     ``synchronous="FULL"`` (the default) makes every acknowledged write survive a power loss;
@@ -86,7 +90,8 @@ class SqliteStore:
         self._local = threading.local()
         self._read_connections: list[sqlite3.Connection] = []
         self._read_connections_lock = threading.Lock()
-        self._cache = SessionCache()
+        self._cache = new_session_cache()
+        self._cache_data_version: int | None = None
         self.purge_batch = PURGE_BATCH
 
     @property
@@ -155,9 +160,9 @@ class SqliteStore:
         # Another connection committed since the writer last looked: forget what the cache
         # holds rather than trust it.
         data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if data_version != self._cache.data_version:
+        if data_version != self._cache_data_version:
             self._cache.clear()
-            self._cache.data_version = data_version
+            self._cache_data_version = data_version
 
     async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         writer = self._writer
@@ -206,9 +211,7 @@ class SqliteStore:
         row = self._fetch_one(
             "SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,)
         )
-        return (
-            None if row is None else Project(id=row[0], name=row[1], created_at=from_micros(row[2]))
-        )
+        return None if row is None else project_from_row(row)
 
     async def list_projects(self) -> list[Project]:
         rows = await self._read_in_thread(
@@ -216,33 +219,7 @@ class SqliteStore:
                 "SELECT id, name, created_at FROM projects ORDER BY created_at, id"
             ).fetchall()
         )
-        return [Project(id=r[0], name=r[1], created_at=from_micros(r[2])) for r in rows]
-
-    async def insert_event(self, event: Event) -> None:
-        await self._insert_part("events", event.project_id, event.id, event.name, event.created_at)
-
-    async def get_event(self, project_id: str, event_id: str) -> Event | None:
-        row = self._get_part("events", project_id, event_id)
-        return None if row is None else Event(**row)
-
-    async def list_events(self, project_id: str) -> list[Event]:
-        return [Event(**row) for row in await self._list_parts("events", project_id)]
-
-    async def insert_experience(self, experience: Experience) -> None:
-        await self._insert_part(
-            "experiences",
-            experience.project_id,
-            experience.id,
-            experience.name,
-            experience.created_at,
-        )
-
-    async def get_experience(self, project_id: str, experience_id: str) -> Experience | None:
-        row = self._get_part("experiences", project_id, experience_id)
-        return None if row is None else Experience(**row)
-
-    async def list_experiences(self, project_id: str) -> list[Experience]:
-        return [Experience(**row) for row in await self._list_parts("experiences", project_id)]
+        return [project_from_row(row) for row in rows]
 
     async def _insert(self, sql: str, params: Sequence[Any], conflict: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -262,7 +239,7 @@ class SqliteStore:
             f"{table[:-1]} {part_id!r} already exists in project {project_id!r}",
         )
 
-    def _get_part(self, table: str, project_id: str, part_id: str) -> dict[str, Any] | None:
+    async def _get_part(self, table: str, project_id: str, part_id: str) -> dict[str, Any] | None:
         row = self._fetch_one(
             f"SELECT {PART_COLUMNS} FROM {table} WHERE project_id = ? AND id = ?",
             (project_id, part_id),
@@ -334,26 +311,7 @@ class SqliteStore:
         return None if row is None else session_from_row(row)
 
     async def list_sessions(self, query: SessionQuery) -> list[Session]:
-        clauses = ["project_id = ?"]
-        params: list[Any] = [query.project_id]
-        for column, value in (
-            ("event_id", query.event_id),
-            ("experience_id", query.experience_id),
-            ("status", query.status),
-            ("mode", query.mode),
-            ("created_by", query.created_by),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(str(value))
-        if query.before is not None:
-            clauses.append("(created_at, id) < (?, ?)")
-            params.extend((to_micros(query.before[0]), query.before[1]))
-        sql = (
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(clauses)} "
-            "ORDER BY created_at DESC, id DESC LIMIT ?"
-        )
-        params.append(query.limit)
+        sql, params = session_page_sql(query, qmark)
         rows = await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
         return [session_from_row(row) for row in rows]
 
@@ -373,7 +331,7 @@ class SqliteStore:
                 cached = CachedSession(
                     session_from_row(row), row[INPUTS_COLUMN], row[OUTPUTS_COLUMN]
                 )
-                cache.put(session_id, cached)
+                remember(cache, session_id, cached)
             current = cached.session
             if current.project_id != project_id:
                 raise NotFoundError.of("session", session_id)
@@ -400,7 +358,7 @@ class SqliteStore:
                 ),
             )
             written = CachedSession(updated, inputs, outputs)
-            cache.put(session_id, written)
+            remember(cache, session_id, written)
             return _public_copy(written), True
 
         return await self._write(op)
@@ -409,15 +367,8 @@ class SqliteStore:
 
     async def session_stats(self, query: StatsQuery) -> StatsAggregate:
         def op(conn: sqlite3.Connection) -> StatsAggregate:
-            sql, params = stats_counts_sql(query, qmark)
-            counts = counts_from_rows(conn.execute(sql, params).fetchall())
-            medians = {}
-            for experience_id, count in completed_per_experience(counts).items():
-                sql, params = median_sql(query, experience_id, count, qmark)
-                durations = [row[0] for row in conn.execute(sql, params).fetchall()]
-                if durations:
-                    medians[experience_id] = median_seconds(durations)
-            return StatsAggregate(counts, medians)
+            plan = session_stats_plan(query, qmark)
+            return run_plan(plan, lambda sql, params: conn.execute(sql, params).fetchall())
 
         return await self._read_in_thread(op)
 
@@ -427,12 +378,12 @@ class SqliteStore:
         return [(row[0], row[1]) for row in rows]
 
     async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
-        tally = PurgeTally()
         if dry_run:
             sql, params = purge_count_sql(query, qmark)
-            for row in await self._read_in_thread(lambda c: c.execute(sql, params).fetchall()):
-                tally.add(row[0], row[1], row[2], row[3])
-            return tally.result()
+            return PurgeTally.counted(
+                await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
+            )
+        tally = PurgeTally()
         place = Placeholders(qmark)
         where = purge_filter(query, place)
         sql = (
@@ -445,7 +396,7 @@ class SqliteStore:
         def delete_batch(conn: sqlite3.Connection) -> int:
             rows = conn.execute(sql, place.params).fetchall()
             for session_id, project_id, mode, status in rows:
-                cache.discard(session_id)
+                cache.pop(session_id, None)
                 tally.add(project_id, mode, status)
             return len(rows)
 

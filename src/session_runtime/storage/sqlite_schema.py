@@ -12,6 +12,18 @@ from typing import Final
 from ..domain.errors import FailedPreconditionError
 from .reporting_sql import REPORTING_INDEXES
 
+
+def _part_table(name: str) -> str:
+    """The table of one part of the catalog (``events``, ``experiences``): the two are alike."""
+    return f"""CREATE TABLE {name} (
+            project_id TEXT NOT NULL REFERENCES projects (id),
+            id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (project_id, id)
+        ) STRICT"""
+
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: the catalog, tokens and sessions.
     (
@@ -20,20 +32,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             name TEXT NOT NULL,
             created_at INTEGER NOT NULL
         ) STRICT""",
-        """CREATE TABLE events (
-            project_id TEXT NOT NULL REFERENCES projects (id),
-            id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            PRIMARY KEY (project_id, id)
-        ) STRICT""",
-        """CREATE TABLE experiences (
-            project_id TEXT NOT NULL REFERENCES projects (id),
-            id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            PRIMARY KEY (project_id, id)
-        ) STRICT""",
+        _part_table("events"),
+        _part_table("experiences"),
         """CREATE TABLE tokens (
             id TEXT PRIMARY KEY,
             project_id TEXT NOT NULL REFERENCES projects (id),

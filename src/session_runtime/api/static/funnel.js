@@ -63,7 +63,7 @@ export function renderFunnels(container, stats, name) {
       h("h3", {}, name(experience.experienceId)),
       h("p", { className: "funnel-figures" },
         h("span", { dataset: { count: "total", value: String(counts.total) } },
-          h("strong", {}, String(counts.total)), " sessions"),
+          h("strong", {}, String(counts.total)), counts.total === 1 ? " session" : " sessions"),
         h("span", { className: "median" }, "median to complete ",
           h("strong", {}, duration(experience.medianCompletionSeconds))))),
     h("h4", { className: "visually-hidden" }, "Reached each step"),
@@ -77,7 +77,8 @@ export function renderFunnels(container, stats, name) {
 /** A one-line summary of ``stats.totals``. */
 export function funnelSummary(stats) {
   const t = stats.totals;
-  return `${t.total} ${stats.mode} sessions: ${t.completed} completed, ${t.abandoned} abandoned, `
+  const noun = t.total === 1 ? "session" : "sessions";
+  return `${t.total} ${stats.mode} ${noun}: ${t.completed} completed, ${t.abandoned} abandoned, `
     + `${t.error} errored, ${t.active} active.`
     + (stats.mode === "guest" ? " Preview sessions are not counted." : "");
 }
