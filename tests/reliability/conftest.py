@@ -131,7 +131,10 @@ def server_settings(**overrides: Any) -> Settings:
 def settings_environment(settings: Settings) -> dict[str, str]:
     """``settings`` as the ``SESSION_RUNTIME_*`` variables ``serve`` reads."""
     return {
-        f"SESSION_RUNTIME_{name.upper()}": str(value)
+        # A tuple (cors_origins) is read back as a comma-separated list; str() would give "()".
+        f"SESSION_RUNTIME_{name.upper()}": (
+            ",".join(value) if isinstance(value, tuple) else str(value)
+        )
         for name, value in settings.model_dump().items()
         if value is not None
     }
