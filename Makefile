@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATABASE ?= var/session-runtime.db
 
-.PHONY: install serve test lint js pytest bench reliability clean postgres chromium
+.PHONY: install serve test lint js pytest bench bench-peers reliability clean postgres chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,13 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/http.py
 	$(BIN)/python bench/subscribers.py
+
+# Side by side with PocketBase, and one node at scale (about 25 minutes). PocketBase and py-spy
+# come from the bench extra, never from `make install` or `make test`.
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/peers.py
+	$(BIN)/python bench/scale.py
 
 # The reliability proofs at the issue's full counts (64 writers x 1,000 writes a store: about
 # ten minutes; 2,000 offline writes over 20 sessions); `make test` runs the same tests with 150

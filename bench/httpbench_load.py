@@ -121,6 +121,9 @@ class WriterJob:
     rate: float
     duration: float
     connections: int = 16
+    # Stop sending after this many seconds even if the server has not kept the pace (a slow
+    # server then shows as a lower rate sent, not as a run that never ends); None: never.
+    give_up_after: float | None = None
 
 
 @dataclass
@@ -168,6 +171,8 @@ async def _paced_writes(job: WriterJob, start: Event) -> WriterResult:
     tasks: set[asyncio.Task[None]] = set()
     begun = clock()
     for index in range(int(job.rate * job.duration)):
+        if job.give_up_after is not None and clock() - begun > job.give_up_after:
+            break
         due = begun + index / job.rate
         if (delay := due - clock()) > 0:
             await asyncio.sleep(delay)
@@ -302,21 +307,24 @@ class FanoutResult:
 
 def measure_fanout(
     writer: WriterJob,
-    subscriber_jobs: list[SubscriberJob],
+    subscriber_jobs: Sequence[Any],
     server_cpu: Callable[[], float],
     *,
     grace: float = 1.0,
+    subscriber_entry: Callable[..., None] = run_subscribers,
 ) -> FanoutResult:
     """Start the subscriber processes, wait until their streams are open, then write.
 
     ``server_cpu`` reads the server's CPU seconds, to report its load while the writer runs.
+    ``subscriber_entry(job, ready, stop, results)`` is each subscriber process's entry point
+    (another server's streams need another client); it reports as ``run_subscribers`` does.
     """
     context: SpawnContext = multiprocessing.get_context("spawn")
     ready: Queue[Any] = context.Queue()
     results: Queue[Any] = context.Queue()
     start, stop = context.Event(), context.Event()
     processes: list[SpawnProcess] = [
-        context.Process(target=run_subscribers, args=(job, ready, stop, results))
+        context.Process(target=subscriber_entry, args=(job, ready, stop, results))
         for job in subscriber_jobs
     ]
     processes.append(context.Process(target=run_writer, args=(writer, start, results)))

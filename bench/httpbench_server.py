@@ -54,6 +54,8 @@ class BenchData:
     token: str
     session_ids: list[str]
     hot_session_id: str
+    event_id: str = ""
+    experience_id: str = ""
 
     def session_path(self, session_id: str) -> str:
         return f"/v1/projects/{self.project_id}/sessions/{session_id}"
@@ -87,7 +89,7 @@ async def _seed(service: SessionService, sessions: int) -> BenchData:
             *(service.create_session(SYSTEM, body) for _ in range(batch))
         )
         ids.extend(result.session_id for result in created)
-    return BenchData(project.id, token, ids[:sessions], ids[sessions])
+    return BenchData(project.id, token, ids[:sessions], ids[sessions], event.id, experience.id)
 
 
 def seed_database(settings: Settings, sessions: int) -> BenchData:
