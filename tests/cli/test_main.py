@@ -166,14 +166,22 @@ def test_verbose_logs_operations_on_stderr(cli: Cli, demo: DemoDatabase) -> None
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["projects", "list"], ["sessions", "watch"], ["purge"], ["tokens", "create"], ["init"]],
+    [
+        [],
+        ["projects"],
+        ["projects", "list"],
+        ["sessions", "watch"],
+        ["purge"],
+        ["tokens", "create"],
+        ["init"],
+    ],
 )
 def test_help_shows_flags_without_a_value(cli: Cli, command: list[str]) -> None:
     output = cli.ok(*command, "--help").stdout
     flags = [
         line
         for line in output.splitlines()
-        if re.search(r"--(json|dry-run|yes|guest|version)\b", line)
+        if re.search(r"--(json|dry-run|yes|guest|version|help)\b", line)
     ]
 
     assert flags, output

@@ -13,13 +13,18 @@ from ..domain.models import Event, Experience, Project
 from ..service import SessionService
 from .console import out, part_json, print_json, project_json, short_time, table
 from .errors import command
+from .help_flag import FlagHelpGroup
 from .options import DatabaseOption, JsonOption, ProjectOption
 from .runner import run
 
-projects_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
-events_app = typer.Typer(help="Create and list the events of a project.", no_args_is_help=True)
+projects_app = typer.Typer(
+    cls=FlagHelpGroup, help="Create and list projects.", no_args_is_help=True
+)
+events_app = typer.Typer(
+    cls=FlagHelpGroup, help="Create and list the events of a project.", no_args_is_help=True
+)
 experiences_app = typer.Typer(
-    help="Create and list the experiences of a project.", no_args_is_help=True
+    cls=FlagHelpGroup, help="Create and list the experiences of a project.", no_args_is_help=True
 )
 
 NameArgument = Annotated[

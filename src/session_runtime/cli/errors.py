@@ -16,6 +16,7 @@ import typer
 
 from ..domain.errors import SessionRuntimeError
 from .console import print_error
+from .help_flag import FlagHelpCommand
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def command(
     """
 
     def register(function: Callable[P, R]) -> Callable[P, R]:
-        group.command(name)(handle_errors(function))
+        group.command(name, cls=FlagHelpCommand)(handle_errors(function))
         return function
 
     return register

@@ -22,15 +22,19 @@ from ..service import SessionService
 from ..settings import Settings
 from .console import out, print_json, short_time, table
 from .errors import command
+from .help_flag import FlagHelpGroup
 from .options import DatabaseOption, JsonOption, ProjectOption
 from .purge import parse_age
 from .runner import load_settings, run_with
 
 links_app = typer.Typer(
+    cls=FlagHelpGroup,
     help="Create, list and revoke join links: how guests arrive (by URL or QR code).",
     no_args_is_help=True,
 )
-guests_app = typer.Typer(help="Erase one guest's data on request.", no_args_is_help=True)
+guests_app = typer.Typer(
+    cls=FlagHelpGroup, help="Erase one guest's data on request.", no_args_is_help=True
+)
 
 UrlOption = Annotated[
     str | None,

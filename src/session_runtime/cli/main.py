@@ -11,6 +11,7 @@ from .catalog import events_app, experiences_app, projects_app
 from .console import print_json
 from .demo import create_demo_in_new_database, print_demo
 from .errors import command
+from .help_flag import FlagHelpGroup
 from .links import guests_app, links_app
 from .logs import configure_logging, level_for
 from .options import DatabaseOption, JsonOption
@@ -21,6 +22,7 @@ from .sessions import sessions_app
 from .tokens import tokens_app
 
 app = typer.Typer(
+    cls=FlagHelpGroup,
     name="session-runtime",
     help="Capture experience sessions atomically and push them live to every screen.",
     no_args_is_help=True,

@@ -18,6 +18,7 @@ from ..service import SessionService
 from .console import out, print_hint, print_json, short_time, table
 from .errors import EXIT_INTERRUPTED, CliError, command
 from .export import export_sessions
+from .help_flag import FlagHelpGroup
 from .options import (
     DatabaseOption,
     EventFilter,
@@ -33,6 +34,7 @@ from .remote import TokenOption, UrlOption, run_on_file_or_server
 from .stats import session_stats
 
 sessions_app = typer.Typer(
+    cls=FlagHelpGroup,
     help="List, show, watch, export and count the sessions of a project.",
     no_args_is_help=True,
 )

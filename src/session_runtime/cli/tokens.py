@@ -13,11 +13,14 @@ from ..domain.tokens import TokenRecord
 from ..service import SessionService
 from .console import out, print_json, short_time, table, token_json
 from .errors import command
+from .help_flag import FlagHelpGroup
 from .options import DatabaseOption, JsonOption, ProjectOption, flag
 from .runner import run
 
 tokens_app = typer.Typer(
-    help="Create, list and revoke the tokens of members and guests.", no_args_is_help=True
+    cls=FlagHelpGroup,
+    help="Create, list and revoke the tokens of members and guests.",
+    no_args_is_help=True,
 )
 
 
