@@ -140,7 +140,7 @@ def test_a_newcomer_runs_the_examples_top_to_bottom_in_one_fresh_shell(
         flags=re.M,
     )
     assert "..." not in filled
-    (sdk,) = [block for block in blocks("python") if "SessionRuntimeClient(" in block]
+    (sdk,) = [block for block in blocks("python") if "(base_url, token) as client" in block]
     (websocket,) = [block for block in blocks("python") if "/v1/ws" in block]
     script = filled + "".join(
         f"\n{sys.executable} - <<'PYTHON'\n{example}PYTHON\n" for example in (sdk, websocket)
