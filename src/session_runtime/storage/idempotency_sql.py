@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ..domain.idempotency import (
     IdempotencyClaim,
@@ -25,6 +25,8 @@ from ..domain.idempotency import (
 )
 from ..domain.models import Session
 from ..domain.timestamps import from_micros, to_micros
+
+ResultT = TypeVar("ResultT")
 
 _COLUMNS: Final = (
     "caller, idempotency_key, fingerprint, status, headers, body, project_id, session_id, "
@@ -138,6 +140,23 @@ def keyed_record(
     if claim is None:
         return None
     return claim.record(session, project_id=session.project_id, session_id=session.id)
+
+
+def keyed_result_record(
+    claim: IdempotencyClaim[ResultT] | None,
+    result: ResultT,
+    *,
+    project_id: str,
+    session_id: str | None = None,
+) -> IdempotencyRecord | None:
+    """What to keep of a keyed write whose result is not a session (a link, an erasure).
+
+    ``session_id`` names the session the response tells of, if any, so that deleting that
+    session deletes the response too.
+    """
+    if claim is None:
+        return None
+    return claim.record(result, project_id=project_id, session_id=session_id)
 
 
 def sqlite_resolve(conn: sqlite3.Connection, claim: IdempotencyClaim[Any] | None) -> None:
