@@ -352,3 +352,31 @@ def test_a_guest_erasing_itself_twice_at_once_is_erased_once(
         if response.status_code == 200:
             assert response.json() == first[0].json()
     assert http.get("/v1/me/sessions", headers=seeded.headers(guest["token"])).status_code == 401
+
+
+def test_erasing_a_guest_deletes_every_kept_answer_that_told_of_it(
+    http: httpx.Client, store: Store
+) -> None:
+    seeded = store[1]
+    link = make_link(http, seeded)
+    join_key = {"Idempotency-Key": new_key()}
+    joined = http.post(f"/v1/join/{link['code']}", headers=join_key)
+    assert joined.status_code == 201, joined.text
+    guest = joined.json()
+    session_id = guest_session(http, seeded, guest["token"], complete=True)
+    shares = f"/v1/projects/{seeded.project_id}/sessions/{session_id}/shares"
+    share_key = keyed(seeded.headers(seeded.owner), new_key())
+    assert http.post(shares, json={}, headers=share_key).status_code == 201
+    erase = f"/v1/projects/{seeded.project_id}/guests/{guest['guestId']}"
+    assert http.delete(erase, headers=seeded.headers(seeded.owner)).status_code == 200
+    # The owner's share of the erased session was kept with that session: it went with it.
+    again = http.post(shares, json={}, headers=share_key)
+    assert again.status_code == 404
+    assert "idempotency-replayed" not in again.headers
+    # The join's answer held the erased guest's token: it went too, so the key is new again.
+    rejoined = http.post(f"/v1/join/{link['code']}", headers=join_key)
+    assert rejoined.status_code == 201
+    assert "idempotency-replayed" not in rejoined.headers
+    assert rejoined.json()["guestId"] != guest["guestId"]
+    assert guest["token"] not in rejoined.text
+    assert joined_count(http, seeded, link["id"]) == 2

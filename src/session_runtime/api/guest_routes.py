@@ -37,7 +37,12 @@ from ..domain.guests import (
     JoinLink,
     ShareLink,
 )
-from ..domain.idempotency import IDEMPOTENCY_HEADER, IdempotencyClaim, StoredResponse
+from ..domain.idempotency import (
+    IDEMPOTENCY_HEADER,
+    JOIN_CALLER_PREFIX,
+    IdempotencyClaim,
+    StoredResponse,
+)
 from ..domain.tokens import hash_token
 from ..guests import GuestOperations
 from .errors import ErrorBody, error_responses
@@ -197,7 +202,7 @@ async def join(
     # No token names the caller: the key belongs to the join link and the client address, so
     # a phone that retries a join whose answer it lost gets the same identity back, not a
     # second one, and nobody elsewhere can pick its key to obtain that identity.
-    caller = "join:" + hash_token(f"{code}\n{address}")
+    caller = JOIN_CALLER_PREFIX + hash_token(f"{code}\n{address}")
     # A join needs no body; a keyed one may carry a JSON object, which its fingerprint holds,
     # so that the same key sent with another body is refused as on every other route.
     body = await _body(request) if IDEMPOTENCY_HEADER in request.headers else None

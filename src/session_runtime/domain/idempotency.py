@@ -31,6 +31,7 @@ from .errors import ValidationError
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
+    "JOIN_CALLER_PREFIX",
     "MAX_KEY_LENGTH",
     "REPLAYED_HEADER",
     "IdempotencyClaim",
@@ -45,6 +46,8 @@ __all__ = [
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotency-Replayed"
+JOIN_CALLER_PREFIX: Final = "join:"
+"""How the keys of joins are named: a join has no token, only its link and client address."""
 MAX_KEY_LENGTH: Final = 255
 _KEY_PATTERN: Final = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
 from ..domain.idempotency import (
+    JOIN_CALLER_PREFIX,
     IdempotencyClaim,
     IdempotencyRecord,
     StoredResponse,
@@ -131,6 +132,27 @@ DELETE_FOR_SESSIONS_SQLITE: Final = (
 DELETE_FOR_SESSIONS_POSTGRES: Final = (
     "DELETE FROM idempotency_keys WHERE project_id = $1 AND session_id = ANY($2::text[])"
 )
+
+DELETE_JOINS_OF_GUEST_SQLITE: Final = (
+    "DELETE FROM idempotency_keys WHERE project_id = ? "
+    f"AND caller LIKE '{JOIN_CALLER_PREFIX}%' "
+    "AND instr(body, ?) > 0"
+)
+DELETE_JOINS_OF_GUEST_POSTGRES: Final = (
+    "DELETE FROM idempotency_keys WHERE project_id = $1 "
+    f"AND caller LIKE '{JOIN_CALLER_PREFIX}%' "
+    "AND position($2::bytea IN body) > 0"
+)
+
+
+def joined_guest_marker(guest_id: str) -> bytes:
+    """What the kept answer of the join that made ``guest_id`` holds, and no other does.
+
+    That answer (the guest's token among it) is kept under the join's scope, not the guest's
+    own keys, since the guest did not exist when it was looked up; erasing the guest finds
+    it by this. Guest ids are random and the answer is compact JSON, so nothing else matches.
+    """
+    return b'"guestId":"%s"' % guest_id.encode()
 
 
 def keyed_record(

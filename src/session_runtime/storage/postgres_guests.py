@@ -31,7 +31,13 @@ from .guest_rows import (
     share_link_from_row,
     share_link_to_row,
 )
-from .idempotency_sql import keyed_result_record, postgres_keep, postgres_resolve
+from .idempotency_sql import (
+    DELETE_JOINS_OF_GUEST_POSTGRES,
+    joined_guest_marker,
+    keyed_result_record,
+    postgres_keep,
+    postgres_resolve,
+)
 from .postgres_rows import TOKEN_COLUMNS, placeholders
 from .postgres_schema import NOTIFY_CHANNEL
 from .rows import SESSION_COLUMNS, session_from_row, token_to_row
@@ -260,14 +266,17 @@ class PostgresGuestRecords:
                     row[0],
                     ERASED_VERSION,
                 )
-            # Stored responses of keyed writes hold session data: the guest's keys, and any
-            # kept for its sessions, go with them.
+            # Stored responses of keyed writes hold session data: the guest's keys, any kept
+            # for its sessions, and the answer of the join that made it go with them.
             await conn.execute(
                 "DELETE FROM idempotency_keys WHERE caller = $1 "
                 "OR (project_id = $2 AND session_id = ANY($3::text[]))",
                 guest_id,
                 project_id,
                 [row[0] for row in rows],
+            )
+            await conn.execute(
+                DELETE_JOINS_OF_GUEST_POSTGRES, project_id, joined_guest_marker(guest_id)
             )
             status = await conn.execute(
                 "DELETE FROM tokens WHERE id = $1 AND project_id = $2 AND kind = 'guest'",

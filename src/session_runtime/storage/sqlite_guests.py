@@ -28,7 +28,13 @@ from .guest_rows import (
     share_link_from_row,
     share_link_to_row,
 )
-from .idempotency_sql import keyed_result_record, sqlite_keep, sqlite_resolve
+from .idempotency_sql import (
+    DELETE_JOINS_OF_GUEST_SQLITE,
+    joined_guest_marker,
+    keyed_result_record,
+    sqlite_keep,
+    sqlite_resolve,
+)
 from .rows import SESSION_COLUMNS, session_from_row, token_to_row
 from .session_cache import SessionCache
 from .sqlite_rows import TOKEN_COLUMNS
@@ -256,13 +262,14 @@ class SqliteGuestRecords:
             ).fetchall()
             for (session_id,) in rows:
                 cache.pop(session_id, None)
-            # Stored responses of keyed writes hold session data: the guest's keys, and any
-            # kept for its sessions, go with them.
+            # Stored responses of keyed writes hold session data: the guest's keys, any kept
+            # for its sessions, and the answer of the join that made it go with them.
             conn.execute("DELETE FROM idempotency_keys WHERE caller = ?", (guest_id,))
             conn.executemany(
                 "DELETE FROM idempotency_keys WHERE project_id = ? AND session_id = ?",
                 [(project_id, row[0]) for row in rows],
             )
+            conn.execute(DELETE_JOINS_OF_GUEST_SQLITE, (project_id, joined_guest_marker(guest_id)))
             tokens = conn.execute(
                 "DELETE FROM tokens WHERE id = ? AND project_id = ? AND kind = 'guest'",
                 (token_id, project_id),
