@@ -102,13 +102,9 @@ async def create_join_link(
     body = await _body(request)
     base = public_base_url(request)
     claim: IdempotencyClaim[JoinLink] | None = claim_of(
-        request, principal, body, lambda link: stored_json(201, _link(link, base))
+        request, principal, body, lambda link: stored_json(201, JoinLinkView.of(link, base))
     )
     link = await guests_of(request).create_join_link(principal, project_id, body, idempotency=claim)
-    return _link(link, base)
-
-
-def _link(link: JoinLink, base: str) -> JoinLinkView:
     return JoinLinkView.of(link, base)
 
 
@@ -140,12 +136,12 @@ async def revoke_join_link(
     principal = await authenticate(request)
     base = public_base_url(request)
     claim: IdempotencyClaim[JoinLink] | None = claim_of(
-        request, principal, None, lambda link: stored_json(200, _link(link, base))
+        request, principal, None, lambda link: stored_json(200, JoinLinkView.of(link, base))
     )
     link = await guests_of(request).revoke_join_link(
         principal, project_id, link_id, idempotency=claim
     )
-    return _link(link, base)
+    return JoinLinkView.of(link, base)
 
 
 @router.get(
