@@ -45,6 +45,7 @@ from .domain.guests import (
     new_code,
     token_id_of_guest,
 )
+from .domain.idempotency import IdempotencyClaim
 from .domain.models import Session, SessionStatus
 from .domain.ports import ChangeFeed, Store
 from .domain.tokens import TokenKind, TokenRecord, hash_token, new_id, new_secret
@@ -107,6 +108,8 @@ class GuestOperations:
         principal: Principal,
         project_id: str,
         data: CreateJoinLinkInput | Mapping[str, Any] | None = None,
+        *,
+        idempotency: IdempotencyClaim[JoinLink] | None = None,
     ) -> JoinLink:
         """A new join link (owners and editors), optionally for one event, expiring, capped."""
         with self._operation("create_link"):
@@ -129,7 +132,7 @@ class GuestOperations:
                 expires_at=_after(now, parsed.expires_in_seconds),
                 max_guests=parsed.max_guests,
             )
-            await self.store.insert_join_link(link)
+            await self.store.insert_join_link(link, idempotency=idempotency)
             logger.info("join link %s created in project %s", link.id, project_id)
             return link
 
@@ -139,13 +142,20 @@ class GuestOperations:
             return await self.store.list_join_links(project_id)
 
     async def revoke_join_link(
-        self, principal: Principal, project_id: str, link_id: str
+        self,
+        principal: Principal,
+        project_id: str,
+        link_id: str,
+        *,
+        idempotency: IdempotencyClaim[JoinLink] | None = None,
     ) -> JoinLink:
         """Stop new joins at once. Guests who joined already keep their identity until it
         expires (their sessions go on); erase a guest to end one sooner."""
         with self._operation("revoke_link"):
             _authorize_link_admin(principal, project_id)
-            link = await self.store.revoke_join_link(project_id, link_id, self.clock())
+            link = await self.store.revoke_join_link(
+                project_id, link_id, self.clock(), idempotency=idempotency
+            )
             if link is None:
                 raise NotFoundError.of("join link", link_id)
             return link
@@ -160,7 +170,9 @@ class GuestOperations:
                 raise _unknown_link()
             return link
 
-    async def join(self, code: str) -> JoinedGuest:
+    async def join(
+        self, code: str, *, idempotency: IdempotencyClaim[JoinedGuest] | None = None
+    ) -> JoinedGuest:
         """A fresh anonymous guest of the link's project (and event), with a token that
         expires. Refused for an unknown, revoked, expired or full link."""
         with self._operation("join"):
@@ -183,8 +195,13 @@ class GuestOperations:
                     expires_at=now + self.policy.guest_token_lifetime,
                 )
 
+            def joined(pair: tuple[JoinLink, TokenRecord]) -> JoinedGuest:
+                return JoinedGuest(secret=secret, token=pair[1], link=pair[0])
+
+            # The store sees the link and the token; the kept answer also holds the secret.
+            keyed = None if idempotency is None else idempotency.adapted(joined)
             try:
-                link, token = await self.store.redeem_join_link(code, issue)
+                link, token = await self.store.redeem_join_link(code, issue, idempotency=keyed)
             except NotFoundError:
                 raise _unknown_link() from None
             return JoinedGuest(secret=secret, token=token, link=link)
@@ -210,6 +227,8 @@ class GuestOperations:
         project_id: str,
         session_id: str,
         data: CreateShareLinkInput | Mapping[str, Any] | None = None,
+        *,
+        idempotency: IdempotencyClaim[tuple[ShareLink, str]] | None = None,
     ) -> tuple[ShareLink, str]:
         """A public link to a completed session's outputs; its code is returned once."""
         with self._operation("create_share"):
@@ -236,7 +255,9 @@ class GuestOperations:
                 created_at=now,
                 expires_at=now + lifetime,
             )
-            await self.store.insert_share_link(share)
+            # The kept answer holds the code, which is shown only once.
+            keyed = None if idempotency is None else idempotency.adapted(lambda kept: (kept, code))
+            await self.store.insert_share_link(share, idempotency=keyed)
             return share, code
 
     async def list_share_links(
@@ -247,13 +268,19 @@ class GuestOperations:
             return await self.store.list_share_links(project_id, session_id)
 
     async def revoke_share_link(
-        self, principal: Principal, project_id: str, session_id: str, share_id: str
+        self,
+        principal: Principal,
+        project_id: str,
+        session_id: str,
+        share_id: str,
+        *,
+        idempotency: IdempotencyClaim[ShareLink] | None = None,
     ) -> ShareLink:
         """The link stops working at once; revoking twice is harmless."""
         with self._operation("revoke_share"):
             await self._shareable_session(principal, project_id, session_id)
             share = await self.store.revoke_share_link(
-                project_id, session_id, share_id, self.clock()
+                project_id, session_id, share_id, self.clock(), idempotency=idempotency
             )
             if share is None:
                 raise NotFoundError.of("share link", share_id)
@@ -281,7 +308,12 @@ class GuestOperations:
     # -- erasure --------------------------------------------------------------------------
 
     async def erase_guest(
-        self, principal: Principal, project_id: str, guest_id: str
+        self,
+        principal: Principal,
+        project_id: str,
+        guest_id: str,
+        *,
+        idempotency: IdempotencyClaim[GuestErasure] | None = None,
     ) -> GuestErasure:
         """Erase one guest: every session it created, their share links, its token.
 
@@ -294,7 +326,9 @@ class GuestOperations:
                 authorize_project_read(principal, project_id)
             else:
                 authorize_project_admin(principal, project_id)
-            erasure = await self.store.erase_guest(project_id, guest_id, token_id)
+            erasure = await self.store.erase_guest(
+                project_id, guest_id, token_id, idempotency=idempotency
+            )
             self.forget_cached_tokens()
             for erased_project_id, session_id in erasure.session_ids:
                 self.feed.publish_erased(erased_project_id, session_id)
@@ -308,11 +342,15 @@ class GuestOperations:
             )
             return erasure
 
-    async def erase_me(self, principal: Principal) -> GuestErasure:
+    async def erase_me(
+        self, principal: Principal, *, idempotency: IdempotencyClaim[GuestErasure] | None = None
+    ) -> GuestErasure:
         """A guest erases itself (its token stops working at once)."""
         if not isinstance(principal, Guest):
             raise PermissionDeniedError("only a guest erases itself; an owner erases guests")
-        return await self.erase_guest(principal, principal.project_id, principal.created_by)
+        return await self.erase_guest(
+            principal, principal.project_id, principal.created_by, idempotency=idempotency
+        )
 
     # -- helpers --------------------------------------------------------------------------
 

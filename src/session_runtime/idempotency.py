@@ -59,11 +59,34 @@ class IdempotencyKeys:
         render: Callable[[ResultT], StoredResponse],
     ) -> IdempotencyClaim[ResultT] | None:
         """The claim of a request with ``key`` (already checked), or ``None`` without one."""
+        return self.claim_as(
+            idempotency_caller(principal),
+            key,
+            method=method,
+            path=path,
+            body=body,
+            if_match=if_match,
+            render=render,
+        )
+
+    def claim_as(
+        self,
+        caller: str,
+        key: str | None,
+        *,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        if_match: str | None,
+        render: Callable[[ResultT], StoredResponse],
+    ) -> IdempotencyClaim[ResultT] | None:
+        """As ``claim``, for a request without a principal (joining by a link): the caller
+        whose keys these are is named by the route."""
         if key is None:
             return None
         now = self.clock()
         return IdempotencyClaim(
-            caller=idempotency_caller(principal),
+            caller=caller,
             key=key,
             fingerprint=request_fingerprint(method, path, body, if_match),
             render=render,

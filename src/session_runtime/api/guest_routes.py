@@ -2,6 +2,10 @@
 
 Joining (``POST /v1/join/{code}``), a link's QR code and a share link's outputs need no token:
 whoever holds the code may. Everything else authenticates as the session routes do.
+
+Every mutation here takes ``Idempotency-Key`` as the session routes do: the key and the answer
+are kept in the write's own transaction, a replay is answered by the app's ``RequestReplayed``
+handler with ``Idempotency-Replayed: true``.
 """
 
 from __future__ import annotations
@@ -25,10 +29,31 @@ from ..domain.guest_views import (
     ShareLinkList,
     ShareLinkView,
 )
-from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput
+from ..domain.guests import (
+    CreateJoinLinkInput,
+    CreateShareLinkInput,
+    GuestErasure,
+    JoinedGuest,
+    JoinLink,
+    ShareLink,
+)
+from ..domain.idempotency import (
+    IDEMPOTENCY_HEADER,
+    JOIN_CALLER_PREFIX,
+    IdempotencyClaim,
+    StoredResponse,
+)
+from ..domain.tokens import hash_token
 from ..guests import GuestOperations
 from .errors import ErrorBody, error_responses
 from .http import authenticate, read_json_object, service_of
+from .idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    REPLAYED_RESPONSE_HEADER,
+    claim_as_of,
+    claim_of,
+    stored_json,
+)
 from .schemas import json_body
 
 router = APIRouter(prefix="/v1", tags=["guests"])
@@ -37,6 +62,11 @@ _AUTH = ("UNAUTHENTICATED", "PERMISSION_DENIED", "UNAVAILABLE")
 _READ = (*_AUTH, "NOT_FOUND")
 _WRITE = (*_READ, "VALIDATION_ERROR", "FAILED_PRECONDITION")
 _PUBLIC: dict[str, Any] = {"security": []}
+
+
+def _keyed(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """The success answer of a keyed route, documenting ``Idempotency-Replayed``."""
+    return {status: {"description": description, "headers": REPLAYED_RESPONSE_HEADER}}
 
 
 def guests_of(request: Request) -> GuestOperations:
@@ -61,14 +91,21 @@ async def _body(request: Request) -> dict[str, Any]:
     "/projects/{project_id}/links",
     status_code=201,
     response_model=JoinLinkView,
-    responses=error_responses(*_WRITE),
+    responses=_keyed(201, "The join link.") | error_responses(*_WRITE),
     openapi_extra=json_body(CreateJoinLinkInput, required=False),
     summary="Create a join link (optionally for one event, expiring, capped)",
 )
-async def create_join_link(request: Request, project_id: str) -> JoinLinkView:
+async def create_join_link(
+    request: Request, project_id: str, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
+) -> JoinLinkView:
     principal = await authenticate(request)
-    link = await guests_of(request).create_join_link(principal, project_id, await _body(request))
-    return JoinLinkView.of(link, public_base_url(request))
+    body = await _body(request)
+    base = public_base_url(request)
+    claim: IdempotencyClaim[JoinLink] | None = claim_of(
+        request, principal, body, lambda link: stored_json(201, JoinLinkView.of(link, base))
+    )
+    link = await guests_of(request).create_join_link(principal, project_id, body, idempotency=claim)
+    return JoinLinkView.of(link, base)
 
 
 @router.get(
@@ -87,13 +124,24 @@ async def list_join_links(request: Request, project_id: str) -> JoinLinkList:
 @router.post(
     "/projects/{project_id}/links/{link_id}/revoke",
     response_model=JoinLinkView,
-    responses=error_responses(*_READ),
+    responses=_keyed(200, "The revoked link.") | error_responses(*_READ, "VALIDATION_ERROR"),
     summary="Revoke a join link: no new guests; those who joined keep going",
 )
-async def revoke_join_link(request: Request, project_id: str, link_id: str) -> JoinLinkView:
+async def revoke_join_link(
+    request: Request,
+    project_id: str,
+    link_id: str,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+) -> JoinLinkView:
     principal = await authenticate(request)
-    link = await guests_of(request).revoke_join_link(principal, project_id, link_id)
-    return JoinLinkView.of(link, public_base_url(request))
+    base = public_base_url(request)
+    claim: IdempotencyClaim[JoinLink] | None = claim_of(
+        request, principal, None, lambda link: stored_json(200, JoinLinkView.of(link, base))
+    )
+    link = await guests_of(request).revoke_join_link(
+        principal, project_id, link_id, idempotency=claim
+    )
+    return JoinLinkView.of(link, base)
 
 
 @router.get(
@@ -130,7 +178,8 @@ async def join_link_qr(request: Request, code: str, kind: str) -> Response:
     "/join/{code}",
     status_code=201,
     response_model=JoinResponse,
-    responses=error_responses("NOT_FOUND", "FAILED_PRECONDITION", "UNAVAILABLE")
+    responses=_keyed(201, "A fresh guest identity.")
+    | error_responses("NOT_FOUND", "FAILED_PRECONDITION", "VALIDATION_ERROR", "UNAVAILABLE")
     | {
         429: {
             "model": ErrorBody,
@@ -140,10 +189,23 @@ async def join_link_qr(request: Request, code: str, kind: str) -> Response:
     openapi_extra=_PUBLIC,
     summary="Join by a link: a fresh anonymous guest identity (no token needed)",
 )
-async def join(request: Request, code: str) -> JoinResponse:
+async def join(
+    request: Request, code: str, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
+) -> JoinResponse:
     state = request.app.state
-    state.join_limits.check(state.client_addresses.of(request.scope), code)
-    return JoinResponse.of(await guests_of(request).join(code))
+    address = state.client_addresses.of(request.scope)
+    state.join_limits.check(address, code)
+    # No token names the caller: the key belongs to the join link and the client address, so
+    # a phone that retries a join whose answer it lost gets the same identity back, not a
+    # second one, and nobody elsewhere can pick its key to obtain that identity.
+    caller = JOIN_CALLER_PREFIX + hash_token(f"{code}\n{address}")
+    # A join needs no body; a keyed one may carry a JSON object, which its fingerprint holds,
+    # so that the same key sent with another body is refused as on every other route.
+    body = await _body(request) if IDEMPOTENCY_HEADER in request.headers else None
+    claim: IdempotencyClaim[JoinedGuest] | None = claim_as_of(
+        request, caller, body, lambda joined: stored_json(201, JoinResponse.of(joined))
+    )
+    return JoinResponse.of(await guests_of(request).join(code, idempotency=claim))
 
 
 # -- the caller's own sessions, and erasing oneself -----------------------------------------
@@ -165,23 +227,41 @@ async def my_sessions(
 @router.delete(
     "/me",
     response_model=ErasureView,
-    responses=error_responses(*_READ),
+    responses=_keyed(200, "What was erased (counts).")
+    | error_responses(*_READ, "VALIDATION_ERROR"),
     summary="A guest erases itself: its sessions, their share links, its token",
 )
-async def erase_me(request: Request) -> ErasureView:
+async def erase_me(
+    request: Request, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
+) -> ErasureView:
     principal = await authenticate(request)
-    return ErasureView.of(await guests_of(request).erase_me(principal))
+    claim = claim_of(request, principal, None, _stored_erasure)
+    return ErasureView.of(await guests_of(request).erase_me(principal, idempotency=claim))
+
+
+def _stored_erasure(erasure: GuestErasure) -> StoredResponse:
+    # The guest id and counts only: nothing of the erased sessions survives in the key store.
+    return stored_json(200, ErasureView.of(erasure))
 
 
 @router.delete(
     "/projects/{project_id}/guests/{guest_id}",
     response_model=ErasureView,
-    responses=error_responses(*_READ, "VALIDATION_ERROR"),
+    responses=_keyed(200, "What was erased (counts).")
+    | error_responses(*_READ, "VALIDATION_ERROR"),
     summary="Erase one guest (owners): its sessions, their share links, its token",
 )
-async def erase_guest(request: Request, project_id: str, guest_id: str) -> ErasureView:
+async def erase_guest(
+    request: Request,
+    project_id: str,
+    guest_id: str,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+) -> ErasureView:
     principal = await authenticate(request)
-    erasure = await guests_of(request).erase_guest(principal, project_id, guest_id)
+    claim = claim_of(request, principal, None, _stored_erasure)
+    erasure = await guests_of(request).erase_guest(
+        principal, project_id, guest_id, idempotency=claim
+    )
     return ErasureView.of(erasure)
 
 
@@ -192,21 +272,34 @@ async def erase_guest(request: Request, project_id: str, guest_id: str) -> Erasu
     "/projects/{project_id}/sessions/{session_id}/shares",
     status_code=201,
     response_model=CreatedShareLink,
-    responses=error_responses(*_WRITE),
+    responses=_keyed(201, "The share link, with its code (shown once).") | error_responses(*_WRITE),
     openapi_extra=json_body(CreateShareLinkInput, required=False),
     summary="Share a completed session's outputs by a public, expiring link",
 )
-async def create_share_link(request: Request, project_id: str, session_id: str) -> CreatedShareLink:
+async def create_share_link(
+    request: Request,
+    project_id: str,
+    session_id: str,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+) -> CreatedShareLink:
     principal = await authenticate(request)
-    share, code = await guests_of(request).create_share_link(
-        principal, project_id, session_id, await _body(request)
-    )
+    body = await _body(request)
     base = public_base_url(request)
-    return CreatedShareLink(
-        **ShareLinkView.of(share).model_dump(),
-        url=f"{base}/share/{code}",
-        json_url=f"{base}/v1/shares/{code}",
+
+    def created(share: ShareLink, code: str) -> CreatedShareLink:
+        return CreatedShareLink(
+            **ShareLinkView.of(share).model_dump(),
+            url=f"{base}/share/{code}",
+            json_url=f"{base}/v1/shares/{code}",
+        )
+
+    claim: IdempotencyClaim[tuple[ShareLink, str]] | None = claim_of(
+        request, principal, body, lambda pair: stored_json(201, created(*pair))
     )
+    share, code = await guests_of(request).create_share_link(
+        principal, project_id, session_id, body, idempotency=claim
+    )
+    return created(share, code)
 
 
 @router.get(
@@ -224,14 +317,23 @@ async def list_share_links(request: Request, project_id: str, session_id: str) -
 @router.post(
     "/projects/{project_id}/sessions/{session_id}/shares/{share_id}/revoke",
     response_model=ShareLinkView,
-    responses=error_responses(*_READ),
+    responses=_keyed(200, "The revoked share link.") | error_responses(*_READ, "VALIDATION_ERROR"),
     summary="Revoke a share link: it stops working at once",
 )
 async def revoke_share_link(
-    request: Request, project_id: str, session_id: str, share_id: str
+    request: Request,
+    project_id: str,
+    session_id: str,
+    share_id: str,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> ShareLinkView:
     principal = await authenticate(request)
-    share = await guests_of(request).revoke_share_link(principal, project_id, session_id, share_id)
+    claim: IdempotencyClaim[ShareLink] | None = claim_of(
+        request, principal, None, lambda share: stored_json(200, ShareLinkView.of(share))
+    )
+    share = await guests_of(request).revoke_share_link(
+        principal, project_id, session_id, share_id, idempotency=claim
+    )
     return ShareLinkView.of(share)
 
 

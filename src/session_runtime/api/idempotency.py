@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 from fastapi import FastAPI, Header, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from ..domain.auth import Principal
@@ -89,6 +90,30 @@ def claim_of(
         if_match=request.headers.get("if-match"),
         render=render,
     )
+
+
+def claim_as_of(
+    request: Request,
+    caller: str,
+    body: Mapping[str, Any] | None,
+    render: Callable[[ResultT], StoredResponse],
+) -> IdempotencyClaim[ResultT] | None:
+    """``claim_of`` for a route without a token, whose keys belong to ``caller``."""
+    keys: IdempotencyKeys = request.app.state.idempotency
+    return keys.claim_as(
+        caller,
+        parse_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER)),
+        method=request.method,
+        path=request.url.path,
+        body=body,
+        if_match=request.headers.get("if-match"),
+        render=render,
+    )
+
+
+def stored_json(status: int, body: BaseModel) -> StoredResponse:
+    """What a keyed guest route keeps: its status and its JSON body, as the route sends it."""
+    return StoredResponse(status, (), body.model_dump_json(by_alias=True).encode())
 
 
 def _session_body(session: Session) -> bytes:

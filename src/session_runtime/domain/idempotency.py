@@ -31,6 +31,7 @@ from .errors import ValidationError
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
+    "JOIN_CALLER_PREFIX",
     "MAX_KEY_LENGTH",
     "REPLAYED_HEADER",
     "IdempotencyClaim",
@@ -45,10 +46,13 @@ __all__ = [
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotency-Replayed"
+JOIN_CALLER_PREFIX: Final = "join:"
+"""How the keys of joins are named: a join has no token, only its link and client address."""
 MAX_KEY_LENGTH: Final = 255
 _KEY_PATTERN: Final = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
 ResultT = TypeVar("ResultT")
+StoreResultT = TypeVar("StoreResultT")
 
 
 def parse_idempotency_key(value: str | None) -> str | None:
@@ -144,6 +148,21 @@ class IdempotencyClaim(Generic[ResultT]):
     render: Callable[[ResultT], StoredResponse]
     now: datetime
     expires_at: datetime
+
+    def adapted(
+        self, complete: Callable[[StoreResultT], ResultT]
+    ) -> IdempotencyClaim[StoreResultT]:
+        """This claim for a store whose result is less than the answer: ``complete`` adds
+        what the operation holds outside the store (a secret shown once) before rendering."""
+        render = self.render
+        return IdempotencyClaim(
+            caller=self.caller,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            render=lambda result: render(complete(result)),
+            now=self.now,
+            expires_at=self.expires_at,
+        )
 
     def record(
         self, result: ResultT, *, project_id: str | None, session_id: str | None

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ..domain.idempotency import (
+    JOIN_CALLER_PREFIX,
     IdempotencyClaim,
     IdempotencyRecord,
     StoredResponse,
@@ -25,6 +26,8 @@ from ..domain.idempotency import (
 )
 from ..domain.models import Session
 from ..domain.timestamps import from_micros, to_micros
+
+ResultT = TypeVar("ResultT")
 
 _COLUMNS: Final = (
     "caller, idempotency_key, fingerprint, status, headers, body, project_id, session_id, "
@@ -130,6 +133,27 @@ DELETE_FOR_SESSIONS_POSTGRES: Final = (
     "DELETE FROM idempotency_keys WHERE project_id = $1 AND session_id = ANY($2::text[])"
 )
 
+DELETE_JOINS_OF_GUEST_SQLITE: Final = (
+    "DELETE FROM idempotency_keys WHERE project_id = ? "
+    f"AND caller LIKE '{JOIN_CALLER_PREFIX}%' "
+    "AND instr(body, ?) > 0"
+)
+DELETE_JOINS_OF_GUEST_POSTGRES: Final = (
+    "DELETE FROM idempotency_keys WHERE project_id = $1 "
+    f"AND caller LIKE '{JOIN_CALLER_PREFIX}%' "
+    "AND position($2::bytea IN body) > 0"
+)
+
+
+def joined_guest_marker(guest_id: str) -> bytes:
+    """What the kept answer of the join that made ``guest_id`` holds, and no other does.
+
+    That answer (the guest's token among it) is kept under the join's scope, not the guest's
+    own keys, since the guest did not exist when it was looked up; erasing the guest finds
+    it by this. Guest ids are random and the answer is compact JSON, so nothing else matches.
+    """
+    return b'"guestId":"%s"' % guest_id.encode()
+
 
 def keyed_record(
     claim: IdempotencyClaim[Session] | None, session: Session
@@ -138,6 +162,23 @@ def keyed_record(
     if claim is None:
         return None
     return claim.record(session, project_id=session.project_id, session_id=session.id)
+
+
+def keyed_result_record(
+    claim: IdempotencyClaim[ResultT] | None,
+    result: ResultT,
+    *,
+    project_id: str,
+    session_id: str | None = None,
+) -> IdempotencyRecord | None:
+    """What to keep of a keyed write whose result is not a session (a link, an erasure).
+
+    ``session_id`` names the session the response tells of, if any, so that deleting that
+    session deletes the response too.
+    """
+    if claim is None:
+        return None
+    return claim.record(result, project_id=project_id, session_id=session_id)
 
 
 def sqlite_resolve(conn: sqlite3.Connection, claim: IdempotencyClaim[Any] | None) -> None:

@@ -1045,7 +1045,10 @@ export interface operations {
     join_v1_join__code__post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 code: string;
             };
@@ -1053,9 +1056,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description A fresh guest identity. */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1080,7 +1085,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description VALIDATION_ERROR */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1220,15 +1225,20 @@ export interface operations {
     erase_me_v1_me_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description What was erased (counts). */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1255,6 +1265,15 @@ export interface operations {
             };
             /** @description NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1560,7 +1579,10 @@ export interface operations {
     erase_guest_v1_projects__project_id__guests__guest_id__delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 guest_id: string;
                 project_id: string;
@@ -1569,9 +1591,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description What was erased (counts). */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1713,7 +1737,10 @@ export interface operations {
     create_join_link_v1_projects__project_id__links_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 project_id: string;
             };
@@ -1725,9 +1752,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description The join link. */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1802,7 +1831,10 @@ export interface operations {
     revoke_join_link_v1_projects__project_id__links__link_id__revoke_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 link_id: string;
                 project_id: string;
@@ -1811,9 +1843,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The revoked link. */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1847,7 +1881,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description VALIDATION_ERROR */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2837,7 +2871,10 @@ export interface operations {
     create_share_link_v1_projects__project_id__sessions__session_id__shares_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 project_id: string;
                 session_id: string;
@@ -2850,9 +2887,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description The share link, with its code (shown once). */
             201: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2927,7 +2966,10 @@ export interface operations {
     revoke_share_link_v1_projects__project_id__sessions__session_id__shares__share_id__revoke_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choice (1 to 255 visible ASCII characters; a UUID will do) that makes this write safe to retry: sent again with the same request, the stored answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; with a different request, 422 VALIDATION_ERROR. Kept for a day (`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 project_id: string;
                 session_id: string;
@@ -2937,9 +2979,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The revoked share link. */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (nothing was written this time). */
+                    "Idempotency-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2973,7 +3017,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description VALIDATION_ERROR */
             422: {
                 headers: {
                     [name: string]: unknown;
