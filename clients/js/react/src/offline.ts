@@ -6,7 +6,7 @@
  * restored and resumed with the functions of their mutation keys (`writes.ts`).
  */
 import { createAsyncStoragePersister } from '@tanstack/query-async-storage-persister'
-import { onlineManager, type QueryClient } from '@tanstack/react-query'
+import { onlineManager, type Mutation, type QueryClient } from '@tanstack/react-query'
 import type { Persister } from '@tanstack/react-query-persist-client'
 import type { SessionRuntimeError } from '@session-runtime/client'
 import { del, get, set } from 'idb-keyval'
@@ -62,4 +62,10 @@ export async function resumeRestoredWrites(queryClient: QueryClient): Promise<vo
     .getAll()
     .filter((mutation) => mutation.state.status === 'pending')
   await Promise.all(pending.map((mutation) => mutation.continue().catch(() => undefined)))
+}
+
+/** What is persisted of the writes: every unfinished one, not only paused ones, so a write cut
+ * off mid-request by a reload is sent again (its key makes that safe). */
+export function isUnfinishedWrite(mutation: Mutation<unknown, Error, unknown, unknown>): boolean {
+  return mutation.state.isPaused || mutation.state.status === 'pending'
 }

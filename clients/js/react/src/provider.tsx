@@ -8,7 +8,10 @@
  * reload, and land once.
  */
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
-import { PersistQueryClientProvider } from '@tanstack/react-query-persist-client'
+import {
+  PersistQueryClientProvider,
+  persistQueryClientSave,
+} from '@tanstack/react-query-persist-client'
 import {
   createSessionRuntimeClient,
   type ErrorReporter,
@@ -27,6 +30,7 @@ import {
   DEFAULT_OFFLINE_MAX_AGE_MS,
   DEFAULT_OFFLINE_STORAGE_KEY,
   createIndexedDbPersister,
+  isUnfinishedWrite,
   resumeRestoredWrites,
   startFromBrowserOnlineState,
   type OfflineOptions,
@@ -109,19 +113,21 @@ export function SessionRuntimeProvider(props: SessionRuntimeProviderProps): Reac
   if (persister === null) {
     return <QueryClientProvider client={queryClient}>{tree}</QueryClientProvider>
   }
+  const persistOptions = {
+    persister,
+    maxAge: offline?.maxAgeMs ?? DEFAULT_OFFLINE_MAX_AGE_MS,
+    dehydrateOptions: { shouldDehydrateMutation: isUnfinishedWrite },
+  }
   return (
     <PersistQueryClientProvider
       client={queryClient}
-      persistOptions={{
-        persister,
-        maxAge: offline?.maxAgeMs ?? DEFAULT_OFFLINE_MAX_AGE_MS,
-        // Every unfinished write, not only paused ones: one cut off mid-request is sent again.
-        dehydrateOptions: {
-          shouldDehydrateMutation: (mutation) =>
-            mutation.state.isPaused || mutation.state.status === 'pending',
-        },
+      persistOptions={persistOptions}
+      onSuccess={async () => {
+        // TanStack saves on cache changes only once restored: writes made while restoring
+        // are saved here.
+        await persistQueryClientSave({ queryClient, ...persistOptions })
+        await resumeRestoredWrites(queryClient)
       }}
-      onSuccess={() => resumeRestoredWrites(queryClient)}
     >
       {tree}
     </PersistQueryClientProvider>
