@@ -54,7 +54,11 @@ export function Booth({ config }: { config: BoothConfig }) {
         configSource: 'published',
         sessionId: chosenId,
       },
-      { onSuccess: (created) => setLiveSessionId(created.sessionId) },
+      {
+        onSuccess: (created) => setLiveSessionId(created.sessionId),
+        // Refused for good (a bad token, say): there is no session to go on with.
+        onError: () => setSessionId(null),
+      },
     )
   }
 

@@ -122,11 +122,12 @@ export function SessionRuntimeProvider(props: SessionRuntimeProviderProps): Reac
     <PersistQueryClientProvider
       client={queryClient}
       persistOptions={persistOptions}
-      onSuccess={async () => {
-        // TanStack saves on cache changes only once restored: writes made while restoring
-        // are saved here.
-        await persistQueryClientSave({ queryClient, ...persistOptions })
-        await resumeRestoredWrites(queryClient)
+      onSuccess={() => {
+        // Not awaited: TanStack keeps the cache "restoring" (and saves nothing) until this
+        // returns, and a write may be retried for a long time. Writes made while restoring
+        // are saved here, since TanStack saves on changes only once restored.
+        void resumeRestoredWrites(queryClient)
+        void persistQueryClientSave({ queryClient, ...persistOptions })
       }}
     >
       {tree}
