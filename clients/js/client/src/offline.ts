@@ -32,9 +32,11 @@ export function newIdempotencyKey(): string {
   return crypto.randomUUID()
 }
 
-/** Whether sending the same write again may succeed: a lost connection, 503 or 429. */
+/** Whether sending the same write again may succeed: a lost connection, 503 or 429. A
+ * `RESOURCE_EXHAUSTED` that is not a 429 (a session over its size limit, 413) is final. */
 export function isRetryableFailure(error: unknown): boolean {
-  return error instanceof UnavailableError || error instanceof ResourceExhaustedError
+  if (error instanceof UnavailableError) return true
+  return error instanceof ResourceExhaustedError && error.status === 429
 }
 
 /** The delay before try number `failureCount + 1` of a write: exponential with full jitter,

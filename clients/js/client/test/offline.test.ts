@@ -25,6 +25,7 @@ describe('offline rules', () => {
     expect(isRetryableFailure(new NetworkError('lost'))).toBe(true)
     expect(isRetryableFailure(new UnavailableError('down', { status: 503 }))).toBe(true)
     expect(isRetryableFailure(new ResourceExhaustedError('slow down', { status: 429 }))).toBe(true)
+    expect(isRetryableFailure(new ResourceExhaustedError('too big', { status: 413 }))).toBe(false)
     expect(isRetryableFailure(new ValidationError('bad', { status: 422 }))).toBe(false)
     expect(isRetryableFailure(new NotFoundError('gone', { status: 404 }))).toBe(false)
     expect(isRetryableFailure(new Error('a bug'))).toBe(false)
