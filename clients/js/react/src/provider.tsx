@@ -127,7 +127,8 @@ export function SessionRuntimeProvider(props: SessionRuntimeProviderProps): Reac
         // returns, and a write may be retried for a long time. Writes made while restoring
         // are saved here, since TanStack saves on changes only once restored.
         void resumeRestoredWrites(queryClient)
-        void persistQueryClientSave({ queryClient, ...persistOptions })
+        // A failed save (storage full, IndexedDB unavailable) is retried by the next change.
+        persistQueryClientSave({ queryClient, ...persistOptions }).catch(() => undefined)
       }}
     >
       {tree}
