@@ -10,8 +10,10 @@ were made with, and the API holds one session at version 2 with the name.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,11 @@ import pytest
 from playwright.sync_api import Browser, Error, Page, expect
 
 from session_runtime import NotFoundError, Session
+from session_runtime.api import create_app
 from session_runtime.client import SessionRuntimeClient
+from session_runtime.runtime import SessionRuntime
 
+from ..support.postgres import PostgresDatabase
 from ..support.server import RunningServer, Seed, running_server, seed
 from .photo_booth import (
     BoothContext,
@@ -63,12 +68,34 @@ def booth_site() -> Iterator[str]:
         yield origin
 
 
-@pytest.fixture
-def api(tmp_path: Path, booth_site: str) -> Iterator[tuple[RunningServer, Seed]]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(
+    request: pytest.FixtureRequest, tmp_path: Path, booth_site: str
+) -> Iterator[tuple[RunningServer, Seed]]:
+    """The API on each store, allowing the booth's origin."""
+    settings = api_settings(tmp_path / "offline.db", booth_site)
+    if request.param == "sqlite":
+
+        def runtime() -> SessionRuntime:
+            return SessionRuntime.sqlite(settings.database_path)
+    else:
+        database: PostgresDatabase = request.getfixturevalue("postgres")
+        schema = database.new_schema()
+
+        def runtime() -> SessionRuntime:
+            return SessionRuntime.postgres(database.dsn, schema=schema)
+
+    async def seeded() -> Seed:
+        async with runtime() as opened:
+            return await seed(opened.service)
+
+    # Playwright's sync API runs an event loop in this thread: seed from another one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        world = pool.submit(asyncio.run, seeded()).result(timeout=60)
     with running_server(
-        api_settings(tmp_path / "offline.db", booth_site), graceful_shutdown_seconds=1
+        settings, app=create_app(settings, runtime()), graceful_shutdown_seconds=1
     ) as server:
-        yield server, server.call(seed(server.service))
+        yield server, world
 
 
 def persisted_writes(page: Page) -> list[dict[str, Any]]:
