@@ -37,8 +37,14 @@ export function App() {
             baseUrl={config.apiBaseUrl}
             getToken={() => config.guestToken}
             projectId={config.projectId}
+            // Writes made offline are kept (in IndexedDB, through a reload) and sent once back.
+            offline
           >
-            {watchedSessionId ? <Watcher sessionId={watchedSessionId} /> : <Booth config={config} />}
+            {watchedSessionId ? (
+              <Watcher sessionId={watchedSessionId} />
+            ) : (
+              <Booth config={config} />
+            )}
           </SessionRuntimeProvider>
         )}
       </main>

@@ -22,6 +22,7 @@ import {
   completeSessionInputSchema,
   createSessionInputSchema,
   failSessionInputSchema,
+  idempotencyKeySchema,
   projectIdSchema,
   sessionIdSchema,
   sessionListFiltersSchema,
@@ -44,6 +45,20 @@ import type {
 } from './types'
 import { validate } from './validation'
 
+/** What every write may carry: the key that makes sending it again safe. */
+export interface WriteOptions {
+  /** Sent as `Idempotency-Key`: the same key with the same request is applied once, however
+   * often it is sent (make one with `newIdempotencyKey()` when the write is made, not per try). */
+  idempotencyKey?: string
+}
+
+/** The `Idempotency-Key` header of a write, checked before any request. */
+function keyHeaders(options: WriteOptions | undefined): Record<string, string> {
+  const key = options?.idempotencyKey
+  if (key === undefined) return {}
+  return { 'idempotency-key': validate(idempotencyKeySchema, key, 'idempotencyKey') }
+}
+
 export interface SessionRuntimeClientOptions {
   /** Where the server is: `"http://127.0.0.1:8000"` (a trailing slash is fine). */
   baseUrl: string
@@ -63,7 +78,7 @@ export interface SessionRuntimeClientOptions {
 
 export interface SessionRuntimeClient {
   /** Start a session: `status` active, `currentStepIndex` 0, `version` 1. Action `create`. */
-  createSession(input: CreateSessionInput): Promise<CreateSessionResult>
+  createSession(input: CreateSessionInput, options?: WriteOptions): Promise<CreateSessionResult>
   /** One session as stored. Action `get`. */
   getSession(projectId: string, sessionId: string): Promise<Session>
   /** A page of the project's sessions, newest first (`nextCursor` for the next). Action `list`. */
@@ -73,14 +88,22 @@ export interface SessionRuntimeClient {
   updateSessionProgress(
     projectId: string,
     input: UpdateSessionProgressInput,
-    options?: { ifMatchVersion?: number },
+    options?: WriteOptions & { ifMatchVersion?: number },
   ): Promise<Session>
   /** Mark it completed; repeating it is a harmless no-op. Action `complete`. */
-  completeSession(projectId: string, input: CompleteSessionInput): Promise<Session>
+  completeSession(
+    projectId: string,
+    input: CompleteSessionInput,
+    options?: WriteOptions,
+  ): Promise<Session>
   /** Mark it abandoned, with an optional `reason`; safe to retry. Action `abandon`. */
-  abandonSession(projectId: string, input: AbandonSessionInput): Promise<Session>
+  abandonSession(
+    projectId: string,
+    input: AbandonSessionInput,
+    options?: WriteOptions,
+  ): Promise<Session>
   /** Mark it failed (status `error`) with a `reason`. Action `fail`. */
-  failSession(projectId: string, input: FailSessionInput): Promise<Session>
+  failSession(projectId: string, input: FailSessionInput, options?: WriteOptions): Promise<Session>
   /** Follow one session over SSE: the current snapshot, then each change; reconnects by
    * itself. Action `subscribe`. */
   subscribeSession(projectId: string, sessionId: string, listener: SessionListener): Unsubscribe
@@ -110,13 +133,14 @@ export function createSessionRuntimeClient(
   }
 
   return {
-    createSession: (input) =>
+    createSession: (input, writeOptions) =>
       operation('create', () => {
         const checked = validate(createSessionInputSchema, input, 'createSession input')
         return transport.json<CreateSessionResult>({
           method: 'POST',
           path: sessionPath(checked.projectId),
           body: checked,
+          headers: keyHeaders(writeOptions),
         })
       }),
 
@@ -143,7 +167,7 @@ export function createSessionRuntimeClient(
           input,
           'updateSessionProgress input',
         )
-        const headers: Record<string, string> = {}
+        const headers = keyHeaders(updateOptions)
         const { ifMatchVersion } = updateOptions
         if (ifMatchVersion !== undefined) {
           validate(versionSchema, ifMatchVersion, 'ifMatchVersion')
@@ -157,7 +181,7 @@ export function createSessionRuntimeClient(
         })
       }),
 
-    completeSession: (projectId, input) =>
+    completeSession: (projectId, input, writeOptions) =>
       operation('complete', () => {
         const { sessionId } = validate(completeSessionInputSchema, input, 'completeSession input')
         return transport.json<Session>({
@@ -167,10 +191,11 @@ export function createSessionRuntimeClient(
             sessionId,
             'complete',
           ),
+          headers: keyHeaders(writeOptions),
         })
       }),
 
-    abandonSession: (projectId, input) =>
+    abandonSession: (projectId, input, writeOptions) =>
       operation('abandon', () => {
         const { sessionId, ...rest } = validate(
           abandonSessionInputSchema,
@@ -185,16 +210,18 @@ export function createSessionRuntimeClient(
             'abandon',
           ),
           body: rest,
+          headers: keyHeaders(writeOptions),
         })
       }),
 
-    failSession: (projectId, input) =>
+    failSession: (projectId, input, writeOptions) =>
       operation('fail', () => {
         const { sessionId, reason } = validate(failSessionInputSchema, input, 'failSession input')
         return transport.json<Session>({
           method: 'POST',
           path: sessionPath(validate(projectIdSchema, projectId, 'projectId'), sessionId, 'fail'),
           body: { reason },
+          headers: keyHeaders(writeOptions),
         })
       }),
 

@@ -4,7 +4,8 @@
  * Framework-free; `@session-runtime/react` binds it to React and TanStack Query.
  */
 export { createSessionRuntimeClient } from './client'
-export type { SessionRuntimeClient, SessionRuntimeClientOptions } from './client'
+export type { SessionRuntimeClient, SessionRuntimeClientOptions, WriteOptions } from './client'
+export { isRetryableFailure, newIdempotencyKey, newSessionId, writeRetryDelay } from './offline'
 export type { ErrorReporter, SessionAction } from './reporter'
 export type { SessionListener, Unsubscribe } from './subscription'
 export type { ProjectListener, SessionSocket } from './socket'
@@ -27,10 +28,12 @@ export type { ErrorCode, ValidationIssue } from './errors'
 export { sessionKeys } from './queryKeys'
 export {
   abandonSessionInputSchema,
+  clientSessionIdSchema,
   completeSessionInputSchema,
   configSourceSchema,
   createSessionInputSchema,
   failSessionInputSchema,
+  idempotencyKeySchema,
   mediaReferenceSchema,
   sessionListFiltersSchema,
   sessionModeSchema,

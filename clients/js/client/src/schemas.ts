@@ -21,13 +21,15 @@ const MAX_STEP_INDEX = 2 ** 31 - 1
 
 const identifier = z.string().min(1).max(MAX_ID_LENGTH)
 
-/** A session id the client chooses (so it can create and update before the server answers):
- * URL-safe, 22 characters or more (128 random bits), as the server's own ids are. */
-export const clientSessionIdSchema = z
+/** A session id chosen by the client: 22..128 URL-safe characters, not starting with `-`. */
+export const clientSessionIdSchema = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{21,127}$/, {
+  message: 'must be 22 to 128 characters of A-Z a-z 0-9 - _, not starting with -',
+})
+
+/** An `Idempotency-Key`: 1..255 visible ASCII characters. */
+export const idempotencyKeySchema = z
   .string()
-  .min(22)
-  .max(MAX_ID_LENGTH)
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, "letters, digits, '_' and '-', not starting with '-'")
+  .regex(/^[\x21-\x7e]{1,255}$/, { message: 'must be 1 to 255 visible ASCII characters' })
 
 // WHATWG's URL parser repairs what Python's urlsplit refuses ("http:/host", " http://host"), so
 // the shape is checked first: scheme, "//", then a host.
@@ -66,6 +68,8 @@ export const createSessionInputSchema = z.strictObject({
   experienceId: identifier,
   mode: sessionModeSchema,
   configSource: configSourceSchema,
+  /** Chosen by the client (`newSessionId()`) so it can write to the session before the server
+   * has answered; the server picks one when it is left out. */
   sessionId: clientSessionIdSchema.optional(),
 })
 

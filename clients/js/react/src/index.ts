@@ -4,6 +4,16 @@
  */
 export { SessionRuntimeProvider, useSessionRuntimeClient } from './provider'
 export type { SessionRuntimeProviderProps } from './provider'
+export type { OfflineOptions } from './offline'
+export { sessionWriteKeys } from './writes'
+export type {
+  AbandonSessionVariables,
+  CompleteSessionVariables,
+  CreateSessionVariables,
+  SessionWriteVariables,
+  UpdateSessionProgressVariables,
+} from './writes'
+export type { SessionWriteMutation } from './mutations'
 export {
   useAbandonSession,
   useCompleteSession,
@@ -12,4 +22,4 @@ export {
 } from './mutations'
 export { useSubscribeSession } from './subscription'
 export type { SubscribeSessionResult } from './subscription'
-export { sessionKeys } from '@session-runtime/client'
+export { newSessionId, sessionKeys } from '@session-runtime/client'

@@ -3,8 +3,15 @@
  * client is made once per base URL; the token getter, the reporter and `fetch` are read through
  * refs, so a new function or object on every render (a common way to pass them) neither
  * rebuilds the client nor reopens live subscriptions, and the latest one is always used.
+ *
+ * `offline` turns on the offline mode (`offline.ts`): writes survive a lost connection and a
+ * reload, and land once.
  */
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
+import {
+  PersistQueryClientProvider,
+  persistQueryClientSave,
+} from '@tanstack/react-query-persist-client'
 import {
   createSessionRuntimeClient,
   type ErrorReporter,
@@ -19,6 +26,16 @@ import {
   useState,
   type ReactNode,
 } from 'react'
+import {
+  DEFAULT_OFFLINE_MAX_AGE_MS,
+  DEFAULT_OFFLINE_STORAGE_KEY,
+  createIndexedDbPersister,
+  isUnfinishedWrite,
+  resumeRestoredWrites,
+  startFromBrowserOnlineState,
+  type OfflineOptions,
+} from './offline'
+import { registerSessionWrites } from './writes'
 
 export interface SessionRuntimeProviderProps {
   /** Where the server is: `"http://127.0.0.1:8000"`. */
@@ -34,6 +51,9 @@ export interface SessionRuntimeProviderProps {
   reporter?: ErrorReporter
   /** Defaults to `globalThis.fetch`. */
   fetch?: typeof fetch
+  /** Keep writes made offline (and across a reload) and send them once when back online:
+   * `true`, or options. Off by default: writes then fail at once when the server is away. */
+  offline?: boolean | OfflineOptions
   children: ReactNode
 }
 
@@ -65,11 +85,54 @@ export function SessionRuntimeProvider(props: SessionRuntimeProviderProps): Reac
   )
   const [ownQueryClient] = useState(() => props.queryClient ?? new QueryClient())
   const queryClient = props.queryClient ?? ownQueryClient
+  const offline = props.offline === true ? {} : props.offline || null
+  const isOffline = offline !== null
+  // Registered during render, before any hook below runs a write (setting them again replaces).
+  useMemo(
+    () =>
+      registerSessionWrites(queryClient, client, {
+        isOffline,
+        onWriteRefused: (error, variables) => {
+          const current = latest.current.offline
+          if (typeof current === 'object') current.onWriteRefused?.(error, variables)
+        },
+      }),
+    [queryClient, client, isOffline],
+  )
+  const storageKey = offline?.storageKey ?? DEFAULT_OFFLINE_STORAGE_KEY
+  const givenPersister = offline?.persister
+  const persister = useMemo(() => {
+    if (!isOffline) return null
+    startFromBrowserOnlineState()
+    return givenPersister ?? createIndexedDbPersister(storageKey)
+  }, [isOffline, givenPersister, storageKey])
   const value = useMemo(() => ({ client, projectId }), [client, projectId])
+  const tree = (
+    <SessionRuntimeContext.Provider value={value}>{children}</SessionRuntimeContext.Provider>
+  )
+  if (persister === null) {
+    return <QueryClientProvider client={queryClient}>{tree}</QueryClientProvider>
+  }
+  const persistOptions = {
+    persister,
+    maxAge: offline?.maxAgeMs ?? DEFAULT_OFFLINE_MAX_AGE_MS,
+    dehydrateOptions: { shouldDehydrateMutation: isUnfinishedWrite },
+  }
   return (
-    <QueryClientProvider client={queryClient}>
-      <SessionRuntimeContext.Provider value={value}>{children}</SessionRuntimeContext.Provider>
-    </QueryClientProvider>
+    <PersistQueryClientProvider
+      client={queryClient}
+      persistOptions={persistOptions}
+      onSuccess={() => {
+        // Not awaited: TanStack keeps the cache "restoring" (and saves nothing) until this
+        // returns, and a write may be retried for a long time. Writes made while restoring
+        // are saved here, since TanStack saves on changes only once restored.
+        void resumeRestoredWrites(queryClient)
+        // A failed save (storage full, IndexedDB unavailable) is retried by the next change.
+        persistQueryClientSave({ queryClient, ...persistOptions }).catch(() => undefined)
+      }}
+    >
+      {tree}
+    </PersistQueryClientProvider>
   )
 }
 

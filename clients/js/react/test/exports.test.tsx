@@ -8,7 +8,9 @@ describe('@session-runtime/react', () => {
     expect(Object.keys(react).sort()).toEqual(
       [
         'SessionRuntimeProvider',
+        'newSessionId',
         'sessionKeys',
+        'sessionWriteKeys',
         'useAbandonSession',
         'useCompleteSession',
         'useCreateSession',
