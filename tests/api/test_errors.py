@@ -307,3 +307,18 @@ def test_a_revocation_takes_effect_at_once_here_and_soon_from_elsewhere(
         status = http.get("/v1/me", headers=seeded.headers(token)).status_code
         time.sleep(0.1)
     assert status == 401
+
+
+def test_a_body_of_whitespace_is_not_json(http: httpx.Client, seeded: Seed) -> None:
+    created = http.post(
+        f"/v1/projects/{seeded.project_id}/sessions",
+        json=seeded.session_body(),
+        headers=seeded.headers(seeded.owner),
+    ).json()
+    url = f"/v1/projects/{seeded.project_id}/sessions/{created['sessionId']}/abandon"
+    headers = {**seeded.headers(seeded.owner), "Content-Type": "application/json"}
+    refused = http.post(url, content=b" \n", headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert http.get(url.removesuffix("/abandon"), headers=headers).json()["status"] == "active"
+    assert http.post(url, content=b"", headers=headers).json()["status"] == "abandoned"

@@ -50,7 +50,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 async def read_json_chunks(
     chunks: AsyncIterator[bytes], declared_length: str | None, limit: int
 ) -> dict[str, Any]:
-    """A body as a JSON object; an empty body is ``{}``.
+    """A body as a JSON object; an empty body is ``{}`` (whitespace alone is not JSON).
 
     A body over ``limit`` bytes is refused as soon as that is known: from its
     ``Content-Length`` before anything is read, or while it streams in.
@@ -65,7 +65,7 @@ async def read_json_chunks(
         body += chunk
         if len(body) > limit:
             raise _too_large(limit)
-    if not body.strip():
+    if not body:
         return {}
     try:
         data = orjson.loads(body)
