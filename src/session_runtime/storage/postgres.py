@@ -127,20 +127,26 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
 
     # -- life cycle -----------------------------------------------------------------------
 
+    def _connect_options(self) -> dict[str, Any]:
+        """What every connection of the store is opened with, pooled or the listener's."""
+        return {
+            "dsn": self._dsn,
+            "timeout": self.connect_timeout,
+            "command_timeout": self.command_timeout,
+            "server_settings": self._server_settings,
+        }
+
     async def open(self) -> None:
         """Create the pool and bring the schema to the version this code knows."""
         if self._pool is not None:
             return
         with storage_errors():
             pool = await asyncpg.create_pool(
-                self._dsn,
                 min_size=self.min_pool,
                 max_size=self.max_pool,
-                timeout=self.connect_timeout,
-                command_timeout=self.command_timeout,
-                server_settings=self._server_settings,
                 init=init_connection,
                 reset=keep_session,
+                **self._connect_options(),
             )
         try:
             with storage_errors():
@@ -176,12 +182,7 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         It uses the store's schema and ``json`` codec; the caller closes it.
         """
         with storage_errors():
-            conn = await asyncpg.connect(
-                self._dsn,
-                timeout=self.connect_timeout,
-                command_timeout=self.command_timeout,
-                server_settings=self._server_settings,
-            )
+            conn = await asyncpg.connect(**self._connect_options())
             try:
                 await init_connection(conn)
             except BaseException:
