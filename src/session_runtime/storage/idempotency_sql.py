@@ -34,44 +34,6 @@ _COLUMNS: Final = (
     "created_at, expires_at"
 )
 
-SQLITE_IDEMPOTENCY_TABLE: Final[tuple[str, ...]] = (
-    """CREATE TABLE idempotency_keys (
-        caller TEXT NOT NULL,
-        idempotency_key TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        status INTEGER NOT NULL,
-        headers TEXT NOT NULL,
-        body BLOB NOT NULL,
-        project_id TEXT,
-        session_id TEXT,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        PRIMARY KEY (caller, idempotency_key)
-    ) STRICT""",
-    "CREATE INDEX idempotency_keys_by_session ON idempotency_keys (session_id)",
-    "CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)",
-)
-"""The SQLite migration that adds the table."""
-
-POSTGRES_IDEMPOTENCY_TABLE: Final[tuple[str, ...]] = (
-    """CREATE TABLE idempotency_keys (
-        caller text NOT NULL,
-        idempotency_key text NOT NULL,
-        fingerprint text NOT NULL,
-        status integer NOT NULL,
-        headers text NOT NULL,
-        body bytea NOT NULL,
-        project_id text,
-        session_id text,
-        created_at bigint NOT NULL,
-        expires_at bigint NOT NULL,
-        PRIMARY KEY (caller, idempotency_key)
-    )""",
-    "CREATE INDEX idempotency_keys_by_session ON idempotency_keys (session_id)",
-    "CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)",
-)
-"""The PostgreSQL migration that adds the table."""
-
 
 def record_to_row(record: IdempotencyRecord) -> tuple[Any, ...]:
     response = record.response

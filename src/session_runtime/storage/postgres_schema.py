@@ -1,7 +1,7 @@
 """The PostgreSQL schema, versioned in a ``schema_migrations`` table and upgraded in place.
 
-It mirrors ``sqlite_schema`` step by step (step 4, for the change listener, is PostgreSQL's
-own), so both stores hold the same data the same way:
+It mirrors ``sqlite_schema`` step by step, from the same statements (``schema_tables``; step
+4, for the change listener, is PostgreSQL's own), so both stores hold the same data the same way:
 timestamps are whole microseconds in ``bigint`` columns, which keeps list cursors identical.
 ``inputs`` and ``outputs`` are ``json``: the text the store encoded, kept as written.
 ``jsonb`` would re-parse every document on every write and turn numbers into decimals (a large
@@ -21,8 +21,14 @@ from typing import Any, Final
 
 from ..domain.errors import FailedPreconditionError
 from ..domain.limits import holds_nul
-from .idempotency_sql import POSTGRES_IDEMPOTENCY_TABLE
 from .reporting_sql import REPORTING_INDEXES
+from .schema_tables import (
+    CATALOG_AND_SESSIONS,
+    END_REASON_AND_LIST_FILTERS,
+    GUEST_TABLES,
+    IDEMPOTENCY_TABLE,
+    POSTGRES_TYPES,
+)
 
 NOTIFY_CHANNEL: Final = "session_changes"
 """Every committed insert or update of a session is announced here, as the JSON text
@@ -30,56 +36,10 @@ NOTIFY_CHANNEL: Final = "session_changes"
 notification carries at most 8,000 bytes. Listeners read the session itself afterwards."""
 
 
-def _part_table(name: str) -> str:
-    """The table of one part of the catalog (``events``, ``experiences``): the two are alike."""
-    return f"""CREATE TABLE {name} (
-            project_id text NOT NULL REFERENCES projects (id),
-            id text NOT NULL,
-            name text NOT NULL,
-            created_at bigint NOT NULL,
-            PRIMARY KEY (project_id, id)
-        )"""
-
-
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: the catalog, tokens and sessions.
     (
-        """CREATE TABLE projects (
-            id text PRIMARY KEY,
-            name text NOT NULL,
-            created_at bigint NOT NULL
-        )""",
-        _part_table("events"),
-        _part_table("experiences"),
-        """CREATE TABLE tokens (
-            id text PRIMARY KEY,
-            project_id text NOT NULL REFERENCES projects (id),
-            kind text NOT NULL CHECK (kind IN ('member', 'guest')),
-            token_hash text NOT NULL UNIQUE,
-            "user" text,
-            role text CHECK (role IN ('owner', 'editor', 'viewer')),
-            event_id text,
-            created_at bigint NOT NULL,
-            revoked_at bigint
-        )""",
-        """CREATE TABLE sessions (
-            id text PRIMARY KEY,
-            project_id text NOT NULL,
-            event_id text NOT NULL,
-            experience_id text NOT NULL,
-            mode text NOT NULL CHECK (mode IN ('preview', 'guest')),
-            config_source text NOT NULL CHECK (config_source IN ('draft', 'published')),
-            status text NOT NULL
-                CHECK (status IN ('active', 'completed', 'abandoned', 'error')),
-            current_step_index bigint NOT NULL CHECK (current_step_index >= 0),
-            inputs json NOT NULL,
-            outputs json NOT NULL,
-            created_by text NOT NULL,
-            created_at bigint NOT NULL,
-            updated_at bigint NOT NULL,
-            completed_at bigint,
-            version bigint NOT NULL CHECK (version >= 1)
-        )""",
+        *POSTGRES_TYPES.render(CATALOG_AND_SESSIONS),
         # Large documents are rewritten whole on every update: lz4 compresses them several
         # times faster than the default pglz. Servers built without lz4 (or older than 14)
         # keep the default.
@@ -91,19 +51,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             RAISE NOTICE 'lz4 is not available: sessions keep the default compression';
         END
         $$""",
-        "CREATE INDEX sessions_by_project ON sessions (project_id, created_at DESC, id DESC)",
     ),
     # 2: why a session ended, an index for every list filter, and the change notification.
     (
-        "ALTER TABLE sessions ADD COLUMN end_reason text",
-        "CREATE INDEX sessions_by_event "
-        "ON sessions (project_id, event_id, created_at DESC, id DESC)",
-        "CREATE INDEX sessions_by_experience "
-        "ON sessions (project_id, experience_id, created_at DESC, id DESC)",
-        "CREATE INDEX sessions_by_status "
-        "ON sessions (project_id, status, created_at DESC, id DESC)",
-        "CREATE INDEX sessions_by_creator "
-        "ON sessions (project_id, created_by, created_at DESC, id DESC)",
+        *POSTGRES_TYPES.render(END_REASON_AND_LIST_FILTERS),
         f"""CREATE FUNCTION notify_session_change() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
@@ -122,35 +73,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 4 (PostgreSQL's own): a change listener that lost its connection reads what a project
     # missed by keyset on (updated_at, id), a page at a time, in this index's order.
     ("CREATE INDEX sessions_by_change ON sessions (project_id, updated_at, id)",),
-    # 5: guests who arrive by a link: tokens that expire, join links, share links (deleted with
-    # their session, by erasure or by purge alike).
+    # 5: guests who arrive by a link; their share links are deleted with their session, by
+    # erasure or by purge alike.
     (
-        "ALTER TABLE tokens ADD COLUMN expires_at bigint",
-        """CREATE TABLE join_links (
-            id text PRIMARY KEY,
-            project_id text NOT NULL REFERENCES projects (id),
-            event_id text,
-            label text,
-            code text NOT NULL UNIQUE,
-            created_by text NOT NULL,
-            created_at bigint NOT NULL,
-            expires_at bigint,
-            max_guests bigint CHECK (max_guests >= 1),
-            joined_count bigint NOT NULL DEFAULT 0 CHECK (joined_count >= 0),
-            revoked_at bigint
-        )""",
-        "CREATE INDEX join_links_by_project ON join_links (project_id, created_at, id)",
-        """CREATE TABLE share_links (
-            id text PRIMARY KEY,
-            project_id text NOT NULL,
-            session_id text NOT NULL,
-            code_hash text NOT NULL UNIQUE,
-            created_by text NOT NULL,
-            created_at bigint NOT NULL,
-            expires_at bigint NOT NULL,
-            revoked_at bigint
-        )""",
-        "CREATE INDEX share_links_by_session ON share_links (session_id, created_at, id)",
+        *POSTGRES_TYPES.render(GUEST_TABLES),
         """CREATE FUNCTION delete_share_links_of_session() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
@@ -162,7 +88,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "FOR EACH ROW EXECUTE FUNCTION delete_share_links_of_session()",
     ),
     # Idempotency keys: each keyed write's key, request fingerprint and response.
-    POSTGRES_IDEMPOTENCY_TABLE,
+    POSTGRES_TYPES.render(IDEMPOTENCY_TABLE),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -10,112 +10,33 @@ import sqlite3
 from typing import Final
 
 from ..domain.errors import FailedPreconditionError
-from .idempotency_sql import SQLITE_IDEMPOTENCY_TABLE
 from .reporting_sql import REPORTING_INDEXES
-
-
-def _part_table(name: str) -> str:
-    """The table of one part of the catalog (``events``, ``experiences``): the two are alike."""
-    return f"""CREATE TABLE {name} (
-            project_id TEXT NOT NULL REFERENCES projects (id),
-            id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            PRIMARY KEY (project_id, id)
-        ) STRICT"""
-
+from .schema_tables import (
+    CATALOG_AND_SESSIONS,
+    END_REASON_AND_LIST_FILTERS,
+    GUEST_TABLES,
+    IDEMPOTENCY_TABLE,
+    SQLITE_TYPES,
+)
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: the catalog, tokens and sessions.
-    (
-        """CREATE TABLE projects (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            created_at INTEGER NOT NULL
-        ) STRICT""",
-        _part_table("events"),
-        _part_table("experiences"),
-        """CREATE TABLE tokens (
-            id TEXT PRIMARY KEY,
-            project_id TEXT NOT NULL REFERENCES projects (id),
-            kind TEXT NOT NULL CHECK (kind IN ('member', 'guest')),
-            token_hash TEXT NOT NULL UNIQUE,
-            user TEXT,
-            role TEXT CHECK (role IN ('owner', 'editor', 'viewer')),
-            event_id TEXT,
-            created_at INTEGER NOT NULL,
-            revoked_at INTEGER
-        ) STRICT""",
-        """CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            project_id TEXT NOT NULL,
-            event_id TEXT NOT NULL,
-            experience_id TEXT NOT NULL,
-            mode TEXT NOT NULL CHECK (mode IN ('preview', 'guest')),
-            config_source TEXT NOT NULL CHECK (config_source IN ('draft', 'published')),
-            status TEXT NOT NULL
-                CHECK (status IN ('active', 'completed', 'abandoned', 'error')),
-            current_step_index INTEGER NOT NULL CHECK (current_step_index >= 0),
-            inputs TEXT NOT NULL,
-            outputs TEXT NOT NULL,
-            created_by TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL,
-            completed_at INTEGER,
-            version INTEGER NOT NULL CHECK (version >= 1)
-        ) STRICT""",
-        "CREATE INDEX sessions_by_project ON sessions (project_id, created_at DESC, id DESC)",
-    ),
+    SQLITE_TYPES.render(CATALOG_AND_SESSIONS),
     # 2: why a session ended, and an index for every list filter.
-    (
-        "ALTER TABLE sessions ADD COLUMN end_reason TEXT",
-        "CREATE INDEX sessions_by_event "
-        "ON sessions (project_id, event_id, created_at DESC, id DESC)",
-        "CREATE INDEX sessions_by_experience "
-        "ON sessions (project_id, experience_id, created_at DESC, id DESC)",
-        "CREATE INDEX sessions_by_status "
-        "ON sessions (project_id, status, created_at DESC, id DESC)",
-        "CREATE INDEX sessions_by_creator "
-        "ON sessions (project_id, created_by, created_at DESC, id DESC)",
-    ),
+    SQLITE_TYPES.render(END_REASON_AND_LIST_FILTERS),
     # 3: the funnel, the stale-session sweeper and retention.
     REPORTING_INDEXES,
-    # Guests who arrive by a link: tokens that expire, join links, share links (deleted with
-    # their session, by erasure or by purge alike).
+    # Guests who arrive by a link; their share links are deleted with their session, by
+    # erasure or by purge alike.
     (
-        "ALTER TABLE tokens ADD COLUMN expires_at INTEGER",
-        """CREATE TABLE join_links (
-            id TEXT PRIMARY KEY,
-            project_id TEXT NOT NULL REFERENCES projects (id),
-            event_id TEXT,
-            label TEXT,
-            code TEXT NOT NULL UNIQUE,
-            created_by TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            expires_at INTEGER,
-            max_guests INTEGER CHECK (max_guests >= 1),
-            joined_count INTEGER NOT NULL DEFAULT 0 CHECK (joined_count >= 0),
-            revoked_at INTEGER
-        ) STRICT""",
-        "CREATE INDEX join_links_by_project ON join_links (project_id, created_at, id)",
-        """CREATE TABLE share_links (
-            id TEXT PRIMARY KEY,
-            project_id TEXT NOT NULL,
-            session_id TEXT NOT NULL,
-            code_hash TEXT NOT NULL UNIQUE,
-            created_by TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            expires_at INTEGER NOT NULL,
-            revoked_at INTEGER
-        ) STRICT""",
-        "CREATE INDEX share_links_by_session ON share_links (session_id, created_at, id)",
+        *SQLITE_TYPES.render(GUEST_TABLES),
         """CREATE TRIGGER sessions_delete_share_links AFTER DELETE ON sessions
         BEGIN
             DELETE FROM share_links WHERE session_id = OLD.id;
         END""",
     ),
     # Idempotency keys: each keyed write's key, request fingerprint and response.
-    SQLITE_IDEMPOTENCY_TABLE,
+    SQLITE_TYPES.render(IDEMPOTENCY_TABLE),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
