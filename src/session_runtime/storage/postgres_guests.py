@@ -24,12 +24,8 @@ from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
 from .guest_rows import (
     ACTIVE_FIRST,
-    JOIN_LINK_COLUMNS,
-    SHARE_LINK_COLUMNS,
-    join_link_from_row,
-    join_link_to_row,
-    share_link_from_row,
-    share_link_to_row,
+    JOIN_LINKS,
+    SHARE_LINKS,
 )
 from .idempotency_sql import (
     DELETE_JOINS_OF_GUEST_POSTGRES,
@@ -40,6 +36,7 @@ from .idempotency_sql import (
 )
 from .postgres_rows import TOKEN_COLUMNS, placeholders
 from .postgres_schema import NOTIFY_CHANNEL
+from .reporting_sql import numbered
 from .rows import SESSION_COLUMNS, session_from_row, token_to_row
 
 ERASED_VERSION = 0
@@ -74,18 +71,18 @@ class PostgresGuestRecords:
         async with self._transaction(f"join link {link.id!r} already exists") as conn:
             await postgres_resolve(conn, idempotency)
             await conn.execute(
-                f"INSERT INTO join_links ({JOIN_LINK_COLUMNS}) VALUES ({placeholders(11)})",
-                *join_link_to_row(link),
+                JOIN_LINKS.insert_sql("join_links", numbered),
+                *JOIN_LINKS.to_row(link),
             )
             await postgres_keep(conn, record)
 
     async def list_join_links(self, project_id: str) -> list[JoinLink]:
         rows = await self._fetch(
-            f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE project_id = $1 "
+            f"SELECT {JOIN_LINKS.columns} FROM join_links WHERE project_id = $1 "
             "ORDER BY created_at, id",
             project_id,
         )
-        return [join_link_from_row(row) for row in rows]
+        return [JOIN_LINKS.from_row(row) for row in rows]
 
     async def revoke_join_link(
         self,
@@ -102,22 +99,22 @@ class PostgresGuestRecords:
             await postgres_resolve(conn, idempotency)
             row = await conn.fetchrow(
                 "UPDATE join_links SET revoked_at = coalesce(revoked_at, $3) "
-                f"WHERE id = $1 AND project_id = $2 RETURNING {JOIN_LINK_COLUMNS}",
+                f"WHERE id = $1 AND project_id = $2 RETURNING {JOIN_LINKS.columns}",
                 link_id,
                 project_id,
                 to_micros(revoked_at),
             )
             if row is None:
                 return None
-            link = join_link_from_row(row)
+            link = JOIN_LINKS.from_row(row)
             await postgres_keep(conn, keyed_result_record(idempotency, link, project_id=project_id))
         return link
 
     async def find_join_link(self, code: str) -> JoinLink | None:
         row = await self._fetch_one(
-            f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE code = $1", code
+            f"SELECT {JOIN_LINKS.columns} FROM join_links WHERE code = $1", code
         )
-        return None if row is None else join_link_from_row(row)
+        return None if row is None else JOIN_LINKS.from_row(row)
 
     async def redeem_join_link(
         self,
@@ -134,11 +131,11 @@ class PostgresGuestRecords:
             # even once the link is full or revoked.
             await postgres_resolve(conn, idempotency)
             row = await conn.fetchrow(
-                f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE code = $1 FOR UPDATE", code
+                f"SELECT {JOIN_LINKS.columns} FROM join_links WHERE code = $1 FOR UPDATE", code
             )
             if row is None:
                 raise NotFoundError.of("join link", code)
-            link = join_link_from_row(row)
+            link = JOIN_LINKS.from_row(row)
             token = issue(link)  # raises to refuse: the transaction rolls back
             await conn.execute(
                 "UPDATE join_links SET joined_count = joined_count + 1 WHERE id = $1", link.id
@@ -178,25 +175,25 @@ class PostgresGuestRecords:
         async with self._transaction(f"share link {share.id!r} already exists") as conn:
             await postgres_resolve(conn, idempotency)
             await conn.execute(
-                f"INSERT INTO share_links ({SHARE_LINK_COLUMNS}) VALUES ({placeholders(8)})",
-                *share_link_to_row(share),
+                SHARE_LINKS.insert_sql("share_links", numbered),
+                *SHARE_LINKS.to_row(share),
             )
             await postgres_keep(conn, record)
 
     async def find_share_link(self, code_hash: str) -> ShareLink | None:
         row = await self._fetch_one(
-            f"SELECT {SHARE_LINK_COLUMNS} FROM share_links WHERE code_hash = $1", code_hash
+            f"SELECT {SHARE_LINKS.columns} FROM share_links WHERE code_hash = $1", code_hash
         )
-        return None if row is None else share_link_from_row(row)
+        return None if row is None else SHARE_LINKS.from_row(row)
 
     async def list_share_links(self, project_id: str, session_id: str) -> list[ShareLink]:
         rows = await self._fetch(
-            f"SELECT {SHARE_LINK_COLUMNS} FROM share_links "
+            f"SELECT {SHARE_LINKS.columns} FROM share_links "
             "WHERE session_id = $1 AND project_id = $2 ORDER BY created_at, id",
             session_id,
             project_id,
         )
-        return [share_link_from_row(row) for row in rows]
+        return [SHARE_LINKS.from_row(row) for row in rows]
 
     async def revoke_share_link(
         self,
@@ -214,7 +211,7 @@ class PostgresGuestRecords:
             await postgres_resolve(conn, idempotency)
             row = await conn.fetchrow(
                 "UPDATE share_links SET revoked_at = coalesce(revoked_at, $3) WHERE id = $1 "
-                f"AND project_id = $2 AND session_id = $4 RETURNING {SHARE_LINK_COLUMNS}",
+                f"AND project_id = $2 AND session_id = $4 RETURNING {SHARE_LINKS.columns}",
                 share_id,
                 project_id,
                 to_micros(revoked_at),
@@ -222,7 +219,7 @@ class PostgresGuestRecords:
             )
             if row is None:
                 return None
-            share = share_link_from_row(row)
+            share = SHARE_LINKS.from_row(row)
             await postgres_keep(
                 conn,
                 keyed_result_record(

@@ -8,9 +8,9 @@ text (SQLite) or already decoded (PostgreSQL's ``json`` codec decodes with orjso
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import orjson
 
@@ -26,6 +26,8 @@ SESSION_COLUMNS: Final = (
 )
 INPUTS_COLUMN, OUTPUTS_COLUMN = 8, 9
 PART_COLUMNS: Final = "id, project_id, name, created_at"
+
+RecordT = TypeVar("RecordT")
 
 _MODES = {mode.value: mode for mode in Mode}
 _CONFIG_SOURCES = {source.value: source for source in ConfigSource}
@@ -126,3 +128,69 @@ def micros_or_none(moment: datetime | None) -> int | None:
 
 def datetime_or_none(micros: int | None) -> datetime | None:
     return None if micros is None else from_micros(micros)
+
+
+class RowMapping(Generic[RecordT]):
+    """A record kind whose attributes are its columns, by the same names and in one order.
+
+    The column list and both directions of the mapping come from one declaration, so they
+    cannot drift apart. Values pass as they are, but for the timestamps named in ``moments``
+    (whole microseconds) and ``optional_moments`` (the same, or ``NULL``).
+
+    >>> mapping = RowMapping(Project, "id, name, created_at", moments=("created_at",))
+    >>> mapping.columns
+    'id, name, created_at'
+    """
+
+    def __init__(
+        self,
+        record: Callable[..., RecordT],
+        columns: str,
+        *,
+        moments: Sequence[str] = (),
+        optional_moments: Sequence[str] = (),
+    ) -> None:
+        self.record = record
+        self.columns = columns
+        self.names = tuple(columns.split(", "))
+        self.count = len(self.names)
+        unknown = (set(moments) | set(optional_moments)) - set(self.names)
+        if unknown:
+            raise ValueError(f"not among the columns: {sorted(unknown)}")
+        self._to_sql: list[Callable[[Any], Any]] = []
+        self._from_sql: list[Callable[[Any], Any]] = []
+        for name in self.names:
+            if name in moments:
+                self._to_sql.append(to_micros)
+                self._from_sql.append(from_micros)
+            elif name in optional_moments:
+                self._to_sql.append(micros_or_none)
+                self._from_sql.append(datetime_or_none)
+            else:
+                self._to_sql.append(_as_is)
+                self._from_sql.append(_as_is)
+
+    def insert_sql(self, table: str, style: Callable[[int], str]) -> str:
+        """``INSERT`` of one row into ``table``, with the placeholders of ``style``."""
+        marks = ", ".join(style(position) for position in range(1, self.count + 1))
+        return f"INSERT INTO {table} ({self.columns}) VALUES ({marks})"
+
+    def to_row(self, record: RecordT) -> tuple[Any, ...]:
+        """The values of ``columns``, in order."""
+        return tuple(
+            convert(getattr(record, name))
+            for name, convert in zip(self.names, self._to_sql, strict=True)
+        )
+
+    def from_row(self, row: Sequence[Any]) -> RecordT:
+        """The record a row of ``columns`` holds."""
+        return self.record(
+            **{
+                name: convert(value)
+                for name, convert, value in zip(self.names, self._from_sql, row, strict=True)
+            }
+        )
+
+
+def _as_is(value: Any) -> Any:
+    return value

@@ -21,12 +21,8 @@ from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
 from .guest_rows import (
     ACTIVE_FIRST,
-    JOIN_LINK_COLUMNS,
-    SHARE_LINK_COLUMNS,
-    join_link_from_row,
-    join_link_to_row,
-    share_link_from_row,
-    share_link_to_row,
+    JOIN_LINKS,
+    SHARE_LINKS,
 )
 from .idempotency_sql import (
     DELETE_JOINS_OF_GUEST_SQLITE,
@@ -35,6 +31,7 @@ from .idempotency_sql import (
     sqlite_keep,
     sqlite_resolve,
 )
+from .reporting_sql import qmark
 from .rows import SESSION_COLUMNS, session_from_row, token_to_row
 from .session_cache import SessionCache
 from .sqlite_rows import TOKEN_COLUMNS
@@ -74,8 +71,8 @@ class SqliteGuestRecords:
             sqlite_resolve(conn, idempotency)
             try:
                 conn.execute(
-                    f"INSERT INTO join_links ({JOIN_LINK_COLUMNS}) VALUES ({_marks(11)})",
-                    join_link_to_row(link),
+                    JOIN_LINKS.insert_sql("join_links", qmark),
+                    JOIN_LINKS.to_row(link),
                 )
             except sqlite3.IntegrityError:
                 raise FailedPreconditionError(f"join link {link.id!r} already exists") from None
@@ -86,12 +83,12 @@ class SqliteGuestRecords:
     async def list_join_links(self, project_id: str) -> list[JoinLink]:
         rows = await self._read_in_thread(
             lambda conn: conn.execute(
-                f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE project_id = ? "
+                f"SELECT {JOIN_LINKS.columns} FROM join_links WHERE project_id = ? "
                 "ORDER BY created_at, id",
                 (project_id,),
             ).fetchall()
         )
-        return [join_link_from_row(row) for row in rows]
+        return [JOIN_LINKS.from_row(row) for row in rows]
 
     async def revoke_join_link(
         self,
@@ -105,20 +102,22 @@ class SqliteGuestRecords:
             sqlite_resolve(conn, idempotency)
             row = conn.execute(
                 "UPDATE join_links SET revoked_at = coalesce(revoked_at, ?) "
-                f"WHERE id = ? AND project_id = ? RETURNING {JOIN_LINK_COLUMNS}",
+                f"WHERE id = ? AND project_id = ? RETURNING {JOIN_LINKS.columns}",
                 (to_micros(revoked_at), link_id, project_id),
             ).fetchone()
             if row is None:
                 return None
-            link = join_link_from_row(row)
+            link = JOIN_LINKS.from_row(row)
             sqlite_keep(conn, keyed_result_record(idempotency, link, project_id=project_id))
             return link
 
         return await self._write(op)
 
     async def find_join_link(self, code: str) -> JoinLink | None:
-        row = self._fetch_one(f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE code = ?", (code,))
-        return None if row is None else join_link_from_row(row)
+        row = self._fetch_one(
+            f"SELECT {JOIN_LINKS.columns} FROM join_links WHERE code = ?", (code,)
+        )
+        return None if row is None else JOIN_LINKS.from_row(row)
 
     async def redeem_join_link(
         self,
@@ -132,11 +131,11 @@ class SqliteGuestRecords:
             # the link is full or revoked.
             sqlite_resolve(conn, idempotency)
             row = conn.execute(
-                f"SELECT {JOIN_LINK_COLUMNS} FROM join_links WHERE code = ?", (code,)
+                f"SELECT {JOIN_LINKS.columns} FROM join_links WHERE code = ?", (code,)
             ).fetchone()
             if row is None:
                 raise NotFoundError.of("join link", code)
-            link = join_link_from_row(row)
+            link = JOIN_LINKS.from_row(row)
             token = issue(link)  # raises to refuse: nothing written
             conn.execute(
                 "UPDATE join_links SET joined_count = joined_count + 1 WHERE id = ?", (link.id,)
@@ -181,8 +180,8 @@ class SqliteGuestRecords:
             sqlite_resolve(conn, idempotency)
             try:
                 conn.execute(
-                    f"INSERT INTO share_links ({SHARE_LINK_COLUMNS}) VALUES ({_marks(8)})",
-                    share_link_to_row(share),
+                    SHARE_LINKS.insert_sql("share_links", qmark),
+                    SHARE_LINKS.to_row(share),
                 )
             except sqlite3.IntegrityError:
                 raise FailedPreconditionError(f"share link {share.id!r} already exists") from None
@@ -192,19 +191,19 @@ class SqliteGuestRecords:
 
     async def find_share_link(self, code_hash: str) -> ShareLink | None:
         row = self._fetch_one(
-            f"SELECT {SHARE_LINK_COLUMNS} FROM share_links WHERE code_hash = ?", (code_hash,)
+            f"SELECT {SHARE_LINKS.columns} FROM share_links WHERE code_hash = ?", (code_hash,)
         )
-        return None if row is None else share_link_from_row(row)
+        return None if row is None else SHARE_LINKS.from_row(row)
 
     async def list_share_links(self, project_id: str, session_id: str) -> list[ShareLink]:
         rows = await self._read_in_thread(
             lambda conn: conn.execute(
-                f"SELECT {SHARE_LINK_COLUMNS} FROM share_links "
+                f"SELECT {SHARE_LINKS.columns} FROM share_links "
                 "WHERE session_id = ? AND project_id = ? ORDER BY created_at, id",
                 (session_id, project_id),
             ).fetchall()
         )
-        return [share_link_from_row(row) for row in rows]
+        return [SHARE_LINKS.from_row(row) for row in rows]
 
     async def revoke_share_link(
         self,
@@ -220,12 +219,12 @@ class SqliteGuestRecords:
             row = conn.execute(
                 "UPDATE share_links SET revoked_at = coalesce(revoked_at, ?) "
                 "WHERE id = ? AND project_id = ? AND session_id = ? "
-                f"RETURNING {SHARE_LINK_COLUMNS}",
+                f"RETURNING {SHARE_LINKS.columns}",
                 (to_micros(revoked_at), share_id, project_id, session_id),
             ).fetchone()
             if row is None:
                 return None
-            share = share_link_from_row(row)
+            share = SHARE_LINKS.from_row(row)
             sqlite_keep(
                 conn,
                 keyed_result_record(
