@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -33,6 +33,7 @@ from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
 from .catalog_parts import CatalogParts
+from .guest_records import KeyedPlan
 from .idempotency_sql import (
     DELETE_FOR_SESSIONS_POSTGRES,
     PRUNE_POSTGRES,
@@ -50,7 +51,7 @@ from .postgres_connection import (
     storage_errors,
 )
 from .postgres_guests import PostgresGuestRecords
-from .postgres_rows import TOKEN_COLUMNS, placeholders, session_changes
+from .postgres_rows import placeholders, session_changes
 from .postgres_schema import migrate, quote_identifier
 from .reporting_sql import (
     PURGE_BATCH,
@@ -65,6 +66,7 @@ from .reporting_sql import (
 from .rows import (
     PART_COLUMNS,
     SESSION_COLUMNS,
+    TOKEN_COLUMNS,
     part_from_row,
     project_from_row,
     session_from_row,
@@ -72,8 +74,10 @@ from .rows import (
     token_from_row,
     token_to_row,
 )
+from .sql_plan import numbered_placeholders, run_plan_async
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PostgresStore(CatalogParts, PostgresGuestRecords):
@@ -214,6 +218,20 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
     async def _fetch_one(self, sql: str, *params: Any) -> Any:
         rows = await self._fetch(sql, *params)
         return rows[0] if rows else None
+
+    async def _read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self._fetch(numbered_placeholders(sql), *params)
+
+    async def _read_row(self, sql: str, params: Sequence[Any]) -> Any:
+        rows = await self._read_rows(sql, params)
+        return rows[0] if rows else None
+
+    async def _run_keyed(self, plan: KeyedPlan[T], idempotency: IdempotencyClaim[Any] | None) -> T:
+        async with self._transaction() as conn:
+            await postgres_resolve(conn, idempotency)
+            result, record = await run_plan_async(conn, plan)
+            await postgres_keep(conn, record)
+        return result
 
     async def _insert(self, sql: str, params: Sequence[Any], conflict: str) -> None:
         async with self._connection(conflict) as conn:
@@ -409,15 +427,8 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         if holds_nul(query.project_id, query.event_id, query.experience_id):
             self._check_open()
             return StatsAggregate([])
-        plan = session_stats_plan(query, numbered)
         async with self._connection() as conn:
-            try:
-                sql, params = next(plan)
-                while True:
-                    sql, params = plan.send(await conn.fetch(sql, *params))
-            except StopIteration as done:
-                aggregate: StatsAggregate = done.value
-                return aggregate
+            return await run_plan_async(conn, session_stats_plan(query))
 
     async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
         sql, params = stale_sql(numbered, to_micros(updated_before), limit)

@@ -6,17 +6,13 @@ is measured on the same bytes as in SQLite; only the columns a mutation replaced
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from ..domain.models import Session
 from ..domain.timestamps import to_micros
 from .json_columns import encode_checked
 from .rows import micros_or_none
 
-# ``user`` is a reserved word in PostgreSQL.
-TOKEN_COLUMNS: Final = (
-    'id, project_id, kind, token_hash, "user", role, event_id, created_at, revoked_at, expires_at'
-)
 JsonTexts = dict[str, str]
 """JSON text by column name (``inputs``, ``outputs``)."""
 

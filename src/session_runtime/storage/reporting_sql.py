@@ -1,7 +1,8 @@
 """The SQL both stores run for the funnel, the sweeper and retention, and its indexes.
 
 SQLite and PostgreSQL read the same statements; only the placeholders differ (``?`` against
-``$1``), so a ``Placeholders`` hands them out in order.
+``$1``), so a ``Placeholders`` hands them out in order. The funnel's statements are a plan
+(``sql_plan``) that each store runs on its own connections.
 
 The funnel never loads a session: the counts are one ``GROUP BY`` over a covering index
 (``sessions_funnel``, in the order of the grouping), and the median time to complete is read at
@@ -11,7 +12,7 @@ the store skips half the matching entries instead of sorting them all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any, Final
 
 from ..domain.models import Mode
@@ -20,6 +21,7 @@ from ..domain.state import SessionStatus
 from ..domain.stats import StatsAggregate, StatsCount
 from ..domain.timestamps import to_micros
 from .rows import micros_or_none
+from .sql_plan import Plan, Statement
 
 REPORTING_INDEXES: Final[tuple[str, ...]] = (
     # Covers the funnel's counts: grouped in index order, filtered without reading a row.
@@ -139,31 +141,17 @@ def completed_per_experience(counts: list[StatsCount]) -> dict[str, int]:
     return completed
 
 
-StatsPlan = Generator[tuple[str, list[Any]], list[Any], StatsAggregate]
-"""The funnel's statements, in order: each ``yield`` is a statement and its parameters, sent
-back the rows it read; the generator returns the aggregate."""
-
-
-def session_stats_plan(query: StatsQuery, style: Callable[[int], str]) -> StatsPlan:
-    """The funnel, whatever reads the rows: the counts, then each experience's median."""
-    counts = counts_from_rows((yield stats_counts_sql(query, style)))
+def session_stats_plan(query: StatsQuery) -> Plan[StatsAggregate]:
+    """The funnel, whatever reads the rows (``sql_plan``): the counts, then each experience's
+    median."""
+    counts = counts_from_rows((yield Statement(*stats_counts_sql(query, qmark))))
     medians = {}
     for experience_id, count in completed_per_experience(counts).items():
-        durations = [row[0] for row in (yield median_sql(query, experience_id, count, style))]
+        median = median_sql(query, experience_id, count, qmark)
+        durations = [row[0] for row in (yield Statement(*median))]
         if durations:
             medians[experience_id] = median_seconds(durations)
     return StatsAggregate(counts, medians)
-
-
-def run_plan(plan: StatsPlan, fetch: Callable[[str, list[Any]], list[Any]]) -> StatsAggregate:
-    """Run a plan with a blocking ``fetch(sql, params) -> rows``."""
-    try:
-        statement = next(plan)
-        while True:
-            statement = plan.send(fetch(*statement))
-    except StopIteration as done:
-        aggregate: StatsAggregate = done.value
-        return aggregate
 
 
 def median_seconds(durations: list[Any]) -> float:

@@ -26,6 +26,12 @@ SESSION_COLUMNS: Final = (
 )
 INPUTS_COLUMN, OUTPUTS_COLUMN = 8, 9
 PART_COLUMNS: Final = "id, project_id, name, created_at"
+# ``user`` is a reserved word in PostgreSQL; SQLite reads the quoted name alike.
+TOKEN_COLUMNS: Final = (
+    'id, project_id, kind, token_hash, "user", role, event_id, created_at, revoked_at, expires_at'
+)
+TOKEN_INSERT: Final = f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({', '.join('?' * 10)})"
+"""With ``?`` placeholders (see ``sql_plan``)."""
 
 RecordT = TypeVar("RecordT")
 

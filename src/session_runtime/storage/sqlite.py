@@ -28,6 +28,7 @@ from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
 from .catalog_parts import CatalogParts
+from .guest_records import KeyedPlan
 from .idempotency_sql import (
     DELETE_FOR_SESSIONS_SQLITE,
     PRUNE_SQLITE,
@@ -44,7 +45,6 @@ from .reporting_sql import (
     purge_count_sql,
     purge_filter,
     qmark,
-    run_plan,
     session_stats_plan,
     stale_sql,
 )
@@ -53,6 +53,8 @@ from .rows import (
     OUTPUTS_COLUMN,
     PART_COLUMNS,
     SESSION_COLUMNS,
+    TOKEN_COLUMNS,
+    TOKEN_INSERT,
     micros_or_none,
     part_from_row,
     project_from_row,
@@ -62,8 +64,8 @@ from .rows import (
     token_to_row,
 )
 from .session_cache import CachedSession, new_session_cache, remember
+from .sql_plan import run_plan
 from .sqlite_guests import SqliteGuestRecords
-from .sqlite_rows import TOKEN_COLUMNS
 from .sqlite_schema import migrate
 from .sqlite_writer import GroupCommitWriter
 
@@ -206,8 +208,21 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
             raise UnavailableError("the store is closed")
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._read, op)
 
-    def _fetch_one(self, sql: str, params: Sequence[Any]) -> Any:
+    async def _read_row(self, sql: str, params: Sequence[Any]) -> Any:
+        # Inline: a point read is quick, and a WAL reader never waits for the writer.
         return self._read(lambda conn: conn.execute(sql, params).fetchone())
+
+    async def _read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def _run_keyed(self, plan: KeyedPlan[T], idempotency: IdempotencyClaim[Any] | None) -> T:
+        def op(conn: sqlite3.Connection) -> T:
+            sqlite_resolve(conn, idempotency)
+            result, record = run_plan(conn, plan)
+            sqlite_keep(conn, record)
+            return result
+
+        return await self._write(op)
 
     # -- catalog --------------------------------------------------------------------------
 
@@ -219,7 +234,7 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
         )
 
     async def get_project(self, project_id: str) -> Project | None:
-        row = self._fetch_one(
+        row = await self._read_row(
             "SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,)
         )
         return None if row is None else project_from_row(row)
@@ -251,7 +266,7 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
         )
 
     async def _get_part(self, table: str, project_id: str, part_id: str) -> dict[str, Any] | None:
-        row = self._fetch_one(
+        row = await self._read_row(
             f"SELECT {PART_COLUMNS} FROM {table} WHERE project_id = ? AND id = ?",
             (project_id, part_id),
         )
@@ -271,13 +286,13 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
 
     async def insert_token(self, token: TokenRecord) -> None:
         await self._insert(
-            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+            TOKEN_INSERT,
             token_to_row(token),
             f"token {token.id!r} already exists",
         )
 
     async def find_token(self, token_hash: str) -> TokenRecord | None:
-        row = self._fetch_one(
+        row = await self._read_row(
             f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,)
         )
         return None if row is None else token_from_row(row)
@@ -324,7 +339,7 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
         await self._write(op)
 
     async def get_session(self, project_id: str, session_id: str) -> Session | None:
-        row = self._fetch_one(
+        row = await self._read_row(
             f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ? AND project_id = ?",
             (session_id, project_id),
         )
@@ -397,11 +412,7 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
     # -- reporting and retention ----------------------------------------------------------
 
     async def session_stats(self, query: StatsQuery) -> StatsAggregate:
-        def op(conn: sqlite3.Connection) -> StatsAggregate:
-            plan = session_stats_plan(query, qmark)
-            return run_plan(plan, lambda sql, params: conn.execute(sql, params).fetchall())
-
-        return await self._read_in_thread(op)
+        return await self._read_in_thread(lambda conn: run_plan(conn, session_stats_plan(query)))
 
     async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
         sql, params = stale_sql(qmark, to_micros(updated_before), limit)
