@@ -1,9 +1,10 @@
 """The guest tables, for both SQL stores: join links, share links, own sessions, erasure.
 
-A part of ``SqliteStore`` and ``PostgresStore`` (mixed in). Every write is one plan
+A part of ``SqliteStore`` and ``PostgresStore`` (mixed in, through ``sqlite_guests`` and
+``postgres_guests``, which add what each engine does of its own). Every write is one plan
 (``sql_plan``) that the store runs in one transaction of its own write path: SQLite's one
 writer, or a pooled PostgreSQL connection. A keyed write looks for its key first and keeps it,
-with its response, in that same transaction (``_run_keyed``). Redeeming a join link locks the
+with its response, in that same transaction (``_run_write``). Redeeming a join link locks the
 link's row on PostgreSQL (``FOR UPDATE``), so concurrent joins on any node never take more
 places than its cap; SQLite's one writer runs one transaction at a time anyway.
 """
@@ -12,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import TypeVar
 
 from ..domain.errors import NotFoundError
 from ..domain.guest_store import TokenIssuer
 from ..domain.guests import GuestErasure, JoinLink, ShareLink
-from ..domain.idempotency import JOIN_CALLER_PREFIX, IdempotencyClaim, IdempotencyRecord
+from ..domain.idempotency import JOIN_CALLER_PREFIX, IdempotencyClaim
 from ..domain.models import Session
 from ..domain.timestamps import to_micros
 from ..domain.tokens import TokenRecord
@@ -25,39 +26,18 @@ from .guest_rows import ACTIVE_FIRST, JOIN_LINKS, SHARE_LINKS
 from .idempotency_sql import joined_guest_marker, keyed_result_record
 from .reporting_sql import qmark
 from .rows import SESSION_COLUMNS, TOKEN_INSERT, RowMapping, session_from_row, token_to_row
-from .sql_plan import Plan, SqlDialect, Statement
+from .sql_base import SqlStoreBase, WritePlan, insert_plan
+from .sql_plan import Plan, Statement
 
-T = TypeVar("T")
 LinkT = TypeVar("LinkT", JoinLink, ShareLink)
-KeyedPlan = Plan[tuple[T, IdempotencyRecord | None]]
-"""A write's plan: it returns its result and what to keep of it under its key, if anything."""
 
 
-class GuestRecords:
-    """The ``GuestStore`` methods, over a store's reads, its write path and its dialect."""
-
-    dialect: ClassVar[SqlDialect]
-
-    async def _read_rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        raise NotImplementedError  # the store's: a statement with ``?`` placeholders
-
-    async def _read_row(self, sql: str, params: Sequence[Any]) -> Any:
-        raise NotImplementedError  # the store's: the first row, or ``None``
-
-    async def _run_keyed(self, plan: KeyedPlan[T], idempotency: IdempotencyClaim[Any] | None) -> T:
-        raise NotImplementedError  # the store's: resolve the key, run the plan, keep the record
+class GuestRecords(SqlStoreBase):
+    """The ``GuestStore`` methods, over a store's primitives (``SqlStoreBase``)."""
 
     def _erased(self, project_id: str, session_ids: Sequence[str]) -> Iterable[Statement]:
         """What else the store does, in the erasing transaction, for the sessions it deleted."""
         raise NotImplementedError
-
-    def _cannot_hold(self, *values: str | None) -> bool:
-        """Whether no stored row can hold one of ``values``, so that nothing can match them
-        (SQLite stores any text; PostgreSQL's text holds no NUL)."""
-        return False
-
-    def _refuse_unstorable(self, fields: Mapping[str, str | None]) -> None:
-        """Refuse values the store cannot keep (none on SQLite; NUL on PostgreSQL)."""
 
     # -- join links -----------------------------------------------------------------------
 
@@ -66,8 +46,11 @@ class GuestRecords:
     ) -> None:
         self._refuse_unstorable({"eventId": link.event_id, "label": link.label})
         record = keyed_result_record(idempotency, link, project_id=link.project_id)
-        plan = _insert_plan(JOIN_LINKS, "join_links", "join link", link, record)
-        await self._run_keyed(plan, idempotency)
+        sql = JOIN_LINKS.insert_sql("join_links", qmark)
+        conflict = f"join link {link.id!r} already exists"
+        await self._run_write(
+            insert_plan(sql, JOIN_LINKS.to_row(link), conflict, record), idempotency
+        )
 
     async def list_join_links(self, project_id: str) -> list[JoinLink]:
         rows = await self._read_rows(
@@ -90,7 +73,7 @@ class GuestRecords:
         plan = _revoke_plan(
             JOIN_LINKS, "join_links", {"id": link_id, "project_id": project_id}, revoked_at
         )
-        return await self._run_keyed(_kept(plan, idempotency, project_id), idempotency)
+        return await self._run_write(_kept(plan, idempotency, project_id), idempotency)
 
     async def find_join_link(self, code: str) -> JoinLink | None:
         row = await self._read_row(
@@ -109,14 +92,14 @@ class GuestRecords:
             raise NotFoundError.of("join link", code)
         # The key is resolved before the link's rules: a retried join answers the guest it
         # made even once the link is full or revoked.
-        return await self._run_keyed(self._redeem_plan(code, issue, idempotency), idempotency)
+        return await self._run_write(self._redeem_plan(code, issue, idempotency), idempotency)
 
     def _redeem_plan(
         self,
         code: str,
         issue: TokenIssuer,
         idempotency: IdempotencyClaim[tuple[JoinLink, TokenRecord]] | None,
-    ) -> KeyedPlan[tuple[JoinLink, TokenRecord]]:
+    ) -> WritePlan[tuple[JoinLink, TokenRecord]]:
         rows = yield Statement(
             f"SELECT {JOIN_LINKS.columns} FROM join_links WHERE code = ?{self.dialect.lock_rows}",
             (code,),
@@ -154,8 +137,10 @@ class GuestRecords:
         record = keyed_result_record(
             idempotency, share, project_id=share.project_id, session_id=share.session_id
         )
-        plan = _insert_plan(SHARE_LINKS, "share_links", "share link", share, record)
-        await self._run_keyed(plan, idempotency)
+        sql = SHARE_LINKS.insert_sql("share_links", qmark)
+        conflict = f"share link {share.id!r} already exists"
+        plan = insert_plan(sql, SHARE_LINKS.to_row(share), conflict, record)
+        await self._run_write(plan, idempotency)
 
     async def find_share_link(self, code_hash: str) -> ShareLink | None:
         row = await self._read_row(
@@ -184,7 +169,7 @@ class GuestRecords:
             return None
         key = {"id": share_id, "project_id": project_id, "session_id": session_id}
         plan = _revoke_plan(SHARE_LINKS, "share_links", key, revoked_at)
-        return await self._run_keyed(_kept(plan, idempotency, project_id, session_id), idempotency)
+        return await self._run_write(_kept(plan, idempotency, project_id, session_id), idempotency)
 
     # -- erasure --------------------------------------------------------------------------
 
@@ -199,7 +184,7 @@ class GuestRecords:
         if self._cannot_hold(project_id, guest_id, token_id):
             return GuestErasure(guest_id=guest_id, session_ids=(), share_links=0, tokens=0)
         plan = self._erase_plan(project_id, guest_id, token_id, idempotency)
-        return await self._run_keyed(plan, idempotency)
+        return await self._run_write(plan, idempotency)
 
     def _erase_plan(
         self,
@@ -207,7 +192,7 @@ class GuestRecords:
         guest_id: str,
         token_id: str,
         idempotency: IdempotencyClaim[GuestErasure] | None,
-    ) -> KeyedPlan[GuestErasure]:
+    ) -> WritePlan[GuestErasure]:
         dialect = self.dialect
         counted = yield Statement(
             "SELECT count(*) FROM share_links WHERE project_id = ? AND session_id IN "
@@ -252,21 +237,6 @@ class GuestRecords:
         return erasure, keyed_result_record(idempotency, erasure, project_id=project_id)
 
 
-def _insert_plan(
-    mapping: RowMapping[LinkT],
-    table: str,
-    noun: str,
-    link: LinkT,
-    record: IdempotencyRecord | None,
-) -> KeyedPlan[None]:
-    yield Statement(
-        mapping.insert_sql(table, qmark),
-        mapping.to_row(link),
-        conflict=f"{noun} {link.id!r} already exists",
-    )
-    return None, record
-
-
 def _revoke_plan(
     mapping: RowMapping[LinkT], table: str, key: Mapping[str, str], revoked_at: datetime
 ) -> Plan[LinkT | None]:
@@ -285,7 +255,7 @@ def _kept(
     idempotency: IdempotencyClaim[LinkT] | None,
     project_id: str,
     session_id: str | None = None,
-) -> KeyedPlan[LinkT | None]:
+) -> WritePlan[LinkT | None]:
     """``plan``, keeping its link under the key; an unknown link (``None``) is not kept."""
     link = yield from plan
     if link is None:

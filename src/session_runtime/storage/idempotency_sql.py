@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
 from ..domain.idempotency import (
-    JOIN_CALLER_PREFIX,
     IdempotencyClaim,
     IdempotencyRecord,
     StoredResponse,
@@ -84,27 +83,6 @@ _POSTGRES_SELECT: Final = (
 )
 _POSTGRES_UPSERT: Final = _upsert([f"${index}" for index in range(1, 11)])
 _POSTGRES_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
-
-PRUNE_SQLITE: Final = "DELETE FROM idempotency_keys WHERE expires_at <= ?"
-PRUNE_POSTGRES: Final = "DELETE FROM idempotency_keys WHERE expires_at <= $1"
-DELETE_FOR_SESSIONS_SQLITE: Final = (
-    "DELETE FROM idempotency_keys WHERE project_id = ? "
-    "AND session_id IN (SELECT value FROM json_each(?))"
-)
-DELETE_FOR_SESSIONS_POSTGRES: Final = (
-    "DELETE FROM idempotency_keys WHERE project_id = $1 AND session_id = ANY($2::text[])"
-)
-
-DELETE_JOINS_OF_GUEST_SQLITE: Final = (
-    "DELETE FROM idempotency_keys WHERE project_id = ? "
-    f"AND caller LIKE '{JOIN_CALLER_PREFIX}%' "
-    "AND instr(body, ?) > 0"
-)
-DELETE_JOINS_OF_GUEST_POSTGRES: Final = (
-    "DELETE FROM idempotency_keys WHERE project_id = $1 "
-    f"AND caller LIKE '{JOIN_CALLER_PREFIX}%' "
-    "AND position($2::bytea IN body) > 0"
-)
 
 
 def joined_guest_marker(guest_id: str) -> bytes:

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -27,22 +26,14 @@ import orjson
 from ..domain.errors import NotFoundError, UnavailableError
 from ..domain.idempotency import IdempotencyClaim
 from ..domain.limits import holds_nul, refuse_nul
-from ..domain.models import Project, Session
-from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
-from ..domain.stats import StatsAggregate
-from ..domain.timestamps import to_micros
-from ..domain.tokens import TokenRecord
-from .catalog_parts import CatalogParts
-from .guest_records import KeyedPlan
+from ..domain.models import Session
+from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation
+from .catalog_records import CatalogRecords
 from .idempotency_sql import (
-    DELETE_FOR_SESSIONS_POSTGRES,
-    PRUNE_POSTGRES,
     keyed_record,
     postgres_keep,
     postgres_resolve,
 )
-from .json_columns import encode_checked
-from .listing_sql import session_page_sql
 from .postgres_connection import (
     OUTAGES,
     check_encoding,
@@ -51,7 +42,7 @@ from .postgres_connection import (
     storage_errors,
 )
 from .postgres_guests import PostgresGuestRecords
-from .postgres_rows import placeholders, session_changes
+from .postgres_rows import session_changes
 from .postgres_schema import migrate, quote_identifier
 from .reporting_sql import (
     PURGE_BATCH,
@@ -60,27 +51,20 @@ from .reporting_sql import (
     numbered,
     purge_count_sql,
     purge_filter,
-    session_stats_plan,
-    stale_sql,
 )
 from .rows import (
-    PART_COLUMNS,
     SESSION_COLUMNS,
-    TOKEN_COLUMNS,
-    part_from_row,
-    project_from_row,
     session_from_row,
-    session_to_row,
-    token_from_row,
-    token_to_row,
 )
-from .sql_plan import numbered_placeholders, run_plan_async
+from .session_records import SessionRecords
+from .sql_base import WritePlan
+from .sql_plan import POSTGRES, Plan, numbered_placeholders, run_plan_async
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class PostgresStore(CatalogParts, PostgresGuestRecords):
+class PostgresStore(CatalogRecords, SessionRecords, PostgresGuestRecords):
     """A ``Store`` on a PostgreSQL database, shared by any number of server nodes.
 
     ``schema`` puts every table in that schema (created when missing), through the
@@ -89,6 +73,8 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
     >>> async with PostgresStore("postgresql://app@db/sessions") as store:  # doctest: +SKIP
     ...     await store.get_project("p1")
     """
+
+    dialect = POSTGRES
 
     def __init__(
         self,
@@ -215,10 +201,6 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
             rows: list[Any] = await conn.fetch(sql, *params)
             return rows
 
-    async def _fetch_one(self, sql: str, *params: Any) -> Any:
-        rows = await self._fetch(sql, *params)
-        return rows[0] if rows else None
-
     async def _read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return await self._fetch(numbered_placeholders(sql), *params)
 
@@ -226,7 +208,13 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         rows = await self._read_rows(sql, params)
         return rows[0] if rows else None
 
-    async def _run_keyed(self, plan: KeyedPlan[T], idempotency: IdempotencyClaim[Any] | None) -> T:
+    async def _run_read(self, plan: Plan[T]) -> T:
+        async with self._connection() as conn:
+            return await run_plan_async(conn, plan)
+
+    async def _run_write(
+        self, plan: WritePlan[T], idempotency: IdempotencyClaim[Any] | None = None
+    ) -> T:
         async with self._transaction() as conn:
             await postgres_resolve(conn, idempotency)
             result, record = await run_plan_async(conn, plan)
@@ -234,130 +222,24 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         return result
 
     async def _insert(self, sql: str, params: Sequence[Any], conflict: str) -> None:
+        # Without a transaction around it: one statement commits alone, in one round trip.
         async with self._connection(conflict) as conn:
-            await conn.execute(sql, *params)
+            await conn.execute(numbered_placeholders(sql), *params)
 
     def _check_open(self) -> None:
         if self._pool is None:
             raise UnavailableError("the store is closed")
 
-    # -- catalog --------------------------------------------------------------------------
+    def _cannot_hold(self, *values: str | None) -> bool:
+        if holds_nul(*values):
+            self._check_open()  # a closed store says so, whatever it is asked
+            return True
+        return False
 
-    async def insert_project(self, project: Project) -> None:
-        refuse_nul({"id": project.id, "name": project.name})
-        await self._insert(
-            "INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)",
-            (project.id, project.name, to_micros(project.created_at)),
-            f"project {project.id!r} already exists",
-        )
-
-    async def get_project(self, project_id: str) -> Project | None:
-        row = await self._fetch_one(
-            "SELECT id, name, created_at FROM projects WHERE id = $1", project_id
-        )
-        return None if row is None else project_from_row(row)
-
-    async def list_projects(self) -> list[Project]:
-        rows = await self._fetch(
-            "SELECT id, name, created_at FROM projects ORDER BY created_at, id"
-        )
-        return [project_from_row(row) for row in rows]
-
-    async def _insert_part(
-        self, table: str, project_id: str, part_id: str, name: str, created_at: datetime
-    ) -> None:
-        refuse_nul({"projectId": project_id, "id": part_id, "name": name})
-        await self._insert(
-            f"INSERT INTO {table} (project_id, id, name, created_at) VALUES ($1, $2, $3, $4)",
-            (project_id, part_id, name, to_micros(created_at)),
-            f"{table[:-1]} {part_id!r} already exists in project {project_id!r}",
-        )
-
-    async def _get_part(self, table: str, project_id: str, part_id: str) -> dict[str, Any] | None:
-        row = await self._fetch_one(
-            f"SELECT {PART_COLUMNS} FROM {table} WHERE project_id = $1 AND id = $2",
-            project_id,
-            part_id,
-        )
-        return None if row is None else part_from_row(row)
-
-    async def _list_parts(self, table: str, project_id: str) -> list[dict[str, Any]]:
-        rows = await self._fetch(
-            f"SELECT {PART_COLUMNS} FROM {table} WHERE project_id = $1 ORDER BY created_at, id",
-            project_id,
-        )
-        return [part_from_row(row) for row in rows]
-
-    # -- tokens ---------------------------------------------------------------------------
-
-    async def insert_token(self, token: TokenRecord) -> None:
-        refuse_nul({"projectId": token.project_id, "user": token.user, "eventId": token.event_id})
-        await self._insert(
-            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ({placeholders(10)})",
-            token_to_row(token),
-            f"token {token.id!r} already exists",
-        )
-
-    async def find_token(self, token_hash: str) -> TokenRecord | None:
-        row = await self._fetch_one(
-            f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = $1", token_hash
-        )
-        return None if row is None else token_from_row(row)
-
-    async def list_tokens(self, project_id: str) -> list[TokenRecord]:
-        rows = await self._fetch(
-            f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE project_id = $1 ORDER BY created_at, id",
-            project_id,
-        )
-        return [token_from_row(row) for row in rows]
-
-    async def revoke_token(self, token_id: str, revoked_at: datetime) -> TokenRecord | None:
-        # One statement: the first revocation's time stands, and the row comes back either way.
-        row = await self._fetch_one(
-            f"UPDATE tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 "
-            f"RETURNING {TOKEN_COLUMNS}",
-            token_id,
-            to_micros(revoked_at),
-        )
-        return None if row is None else token_from_row(row)
+    def _refuse_unstorable(self, fields: Mapping[str, str | None]) -> None:
+        refuse_nul(fields)
 
     # -- sessions -------------------------------------------------------------------------
-
-    async def insert_session(
-        self, session: Session, *, idempotency: IdempotencyClaim[Session] | None = None
-    ) -> None:
-        refuse_nul(
-            {
-                "projectId": session.project_id,
-                "eventId": session.event_id,
-                "experienceId": session.experience_id,
-                "createdBy": session.created_by,
-                "reason": session.end_reason,
-            }
-        )
-        inputs, outputs = encode_checked(session.inputs, session.outputs)
-        sql = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({placeholders(16)})"
-        row = session_to_row(session, inputs, outputs)
-        if idempotency is None:
-            await self._insert(sql, row, f"session {session.id!r} already exists")
-            return
-        record = keyed_record(idempotency, session)
-        async with self._transaction(f"session {session.id!r} already exists") as conn:
-            await postgres_resolve(conn, idempotency)
-            await conn.execute(sql, *row)
-            await postgres_keep(conn, record)
-
-    async def get_session(self, project_id: str, session_id: str) -> Session | None:
-        row = await self._fetch_one(
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1 AND project_id = $2",
-            session_id,
-            project_id,
-        )
-        return None if row is None else session_from_row(row)
-
-    async def list_sessions(self, query: SessionQuery) -> list[Session]:
-        sql, params = session_page_sql(query, numbered)
-        return [session_from_row(row) for row in await self._fetch(sql, *params)]
 
     async def sessions_changed_after(
         self, project_id: str, after: tuple[int, str], limit: int
@@ -368,17 +250,11 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         and the page goes on from there by keyset in the ``sessions_by_change`` index, so a
         listener that lost its connection reads what it missed a bounded page at a time.
         """
-        if holds_nul(project_id, after[1]):
-            self._check_open()
-            return []
-        rows = await self._fetch(
+        rows = await self._read_rows(
             f"SELECT {SESSION_COLUMNS} FROM sessions "
-            "WHERE project_id = $1 AND (updated_at, id) > ($2, $3) "
-            "ORDER BY updated_at, id LIMIT $4",
-            project_id,
-            after[0],
-            after[1],
-            limit,
+            "WHERE project_id = ? AND (updated_at, id) > (?, ?) "
+            "ORDER BY updated_at, id LIMIT ?",
+            (project_id, after[0], after[1], limit),
         )
         return [session_from_row(row) for row in rows]
 
@@ -390,8 +266,7 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         *,
         idempotency: IdempotencyClaim[Session] | None = None,
     ) -> tuple[Session, bool]:
-        if holds_nul(project_id, session_id):
-            self._check_open()
+        if self._cannot_hold(project_id, session_id):
             raise NotFoundError.of("session", session_id)
         async with self._transaction() as conn:
             await postgres_resolve(conn, idempotency)
@@ -421,22 +296,10 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
         # row is not held locked meanwhile.
         return updated.evolve(**{column: orjson.loads(text) for column, text in sent.items()}), True
 
-    # -- reporting and retention ----------------------------------------------------------
-
-    async def session_stats(self, query: StatsQuery) -> StatsAggregate:
-        if holds_nul(query.project_id, query.event_id, query.experience_id):
-            self._check_open()
-            return StatsAggregate([])
-        async with self._connection() as conn:
-            return await run_plan_async(conn, session_stats_plan(query))
-
-    async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
-        sql, params = stale_sql(numbered, to_micros(updated_before), limit)
-        return [(row[0], row[1]) for row in await self._fetch(sql, *params)]
+    # -- retention ------------------------------------------------------------------------
 
     async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
-        if holds_nul(query.project_id):
-            self._check_open()
+        if self._cannot_hold(query.project_id):
             return []
         if dry_run:
             sql, params = purge_count_sql(query, numbered)
@@ -462,23 +325,3 @@ class PostgresStore(CatalogParts, PostgresGuestRecords):
                 tally.add(project_id, mode, status)
             if len(rows) < self.purge_batch:
                 return tally.result()
-
-    # -- idempotency keys -----------------------------------------------------------------
-
-    async def prune_idempotency_records(self, now: datetime) -> int:
-        """Delete the keys whose records expired at or before ``now``; return how many."""
-        async with self._connection() as conn:
-            status: str = await conn.execute(PRUNE_POSTGRES, to_micros(now))
-        return int(status.split()[-1])
-
-    async def delete_idempotency_records_for_sessions(
-        self, project_id: str, session_ids: Sequence[str]
-    ) -> int:
-        """Delete the keys (and stored responses) of these sessions; return how many."""
-        storable = [s for s in session_ids if not holds_nul(s)]
-        if holds_nul(project_id) or not storable:
-            self._check_open()
-            return 0
-        async with self._connection() as conn:
-            status: str = await conn.execute(DELETE_FOR_SESSIONS_POSTGRES, project_id, storable)
-        return int(status.split()[-1])

@@ -13,6 +13,7 @@ itself (locking a row, a list parameter, searching bytes) is a ``SqlDialect``'s.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Statement:
 Plan = Generator[Statement, Any, ResultT]
 
 
+@functools.lru_cache(maxsize=1024)  # the statements are few, and some run very often
 def numbered_placeholders(sql: str) -> str:
     """``"a = ? AND b = ?"`` -> ``"a = $1 AND b = $2"`` (no statement here has a literal ``?``)."""
     first, *rest = sql.split("?")

@@ -14,30 +14,23 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import orjson
 
-from ..domain.errors import FailedPreconditionError, NotFoundError, UnavailableError
+from ..domain.errors import NotFoundError, UnavailableError
 from ..domain.idempotency import IdempotencyClaim
-from ..domain.models import Project, Session
-from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation, SessionQuery, StatsQuery
-from ..domain.stats import StatsAggregate
+from ..domain.models import Session
+from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation
 from ..domain.timestamps import to_micros
-from ..domain.tokens import TokenRecord
-from .catalog_parts import CatalogParts
-from .guest_records import KeyedPlan
+from .catalog_records import CatalogRecords
 from .idempotency_sql import (
-    DELETE_FOR_SESSIONS_SQLITE,
-    PRUNE_SQLITE,
     keyed_record,
     sqlite_keep,
     sqlite_resolve,
 )
 from .json_columns import encode_checked
-from .listing_sql import session_page_sql
 from .reporting_sql import (
     PURGE_BATCH,
     Placeholders,
@@ -45,42 +38,35 @@ from .reporting_sql import (
     purge_count_sql,
     purge_filter,
     qmark,
-    session_stats_plan,
-    stale_sql,
 )
 from .rows import (
     INPUTS_COLUMN,
     OUTPUTS_COLUMN,
-    PART_COLUMNS,
     SESSION_COLUMNS,
-    TOKEN_COLUMNS,
-    TOKEN_INSERT,
     micros_or_none,
-    part_from_row,
-    project_from_row,
     session_from_row,
-    session_to_row,
-    token_from_row,
-    token_to_row,
 )
 from .session_cache import CachedSession, new_session_cache, remember
-from .sql_plan import run_plan
+from .session_records import SessionRecords
+from .sql_base import WritePlan
+from .sql_plan import SQLITE, Plan, run_plan
 from .sqlite_guests import SqliteGuestRecords
 from .sqlite_schema import migrate
 from .sqlite_writer import GroupCommitWriter
 
 T = TypeVar("T")
 _DELETE_KEYS_OF_SESSION = "DELETE FROM idempotency_keys WHERE project_id = ? AND session_id = ?"
-_INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * 16)})"
 Synchronous = Literal["FULL", "NORMAL"]
 
 
-class SqliteStore(CatalogParts, SqliteGuestRecords):
+class SqliteStore(CatalogRecords, SessionRecords, SqliteGuestRecords):
     """A ``Store`` on one SQLite file, used from the event loop that opened it.
 
     ``synchronous="FULL"`` (the default) makes every acknowledged write survive a power loss;
     ``"NORMAL"`` survives a crash of the process but may lose the last commits on power loss.
     """
+
+    dialect = SQLITE
 
     def __init__(
         self,
@@ -177,13 +163,17 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
             self._cache.clear()
             self._cache_data_version = data_version
 
+    def _check_open(self) -> None:
+        if self._writer is None:
+            raise UnavailableError("the store is closed")
+
     async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         writer = self._writer
         if writer is None:
             raise UnavailableError("the store is closed")
         return await writer.submit(op)
 
-    # -- the read path --------------------------------------------------------------------
+    # -- the read path, and what the shared parts run on (``SqlStoreBase``) --------------
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -215,7 +205,12 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
     async def _read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
 
-    async def _run_keyed(self, plan: KeyedPlan[T], idempotency: IdempotencyClaim[Any] | None) -> T:
+    async def _run_read(self, plan: Plan[T]) -> T:
+        return await self._read_in_thread(lambda conn: run_plan(conn, plan))
+
+    async def _run_write(
+        self, plan: WritePlan[T], idempotency: IdempotencyClaim[Any] | None = None
+    ) -> T:
         def op(conn: sqlite3.Connection) -> T:
             sqlite_resolve(conn, idempotency)
             result, record = run_plan(conn, plan)
@@ -224,131 +219,7 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
 
         return await self._write(op)
 
-    # -- catalog --------------------------------------------------------------------------
-
-    async def insert_project(self, project: Project) -> None:
-        await self._insert(
-            "INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)",
-            (project.id, project.name, to_micros(project.created_at)),
-            f"project {project.id!r} already exists",
-        )
-
-    async def get_project(self, project_id: str) -> Project | None:
-        row = await self._read_row(
-            "SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,)
-        )
-        return None if row is None else project_from_row(row)
-
-    async def list_projects(self) -> list[Project]:
-        rows = await self._read_in_thread(
-            lambda conn: conn.execute(
-                "SELECT id, name, created_at FROM projects ORDER BY created_at, id"
-            ).fetchall()
-        )
-        return [project_from_row(row) for row in rows]
-
-    async def _insert(self, sql: str, params: Sequence[Any], conflict: str) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(sql, params)
-            except sqlite3.IntegrityError:
-                raise FailedPreconditionError(conflict) from None
-
-        await self._write(op)
-
-    async def _insert_part(
-        self, table: str, project_id: str, part_id: str, name: str, created_at: datetime
-    ) -> None:
-        await self._insert(
-            f"INSERT INTO {table} (project_id, id, name, created_at) VALUES (?, ?, ?, ?)",
-            (project_id, part_id, name, to_micros(created_at)),
-            f"{table[:-1]} {part_id!r} already exists in project {project_id!r}",
-        )
-
-    async def _get_part(self, table: str, project_id: str, part_id: str) -> dict[str, Any] | None:
-        row = await self._read_row(
-            f"SELECT {PART_COLUMNS} FROM {table} WHERE project_id = ? AND id = ?",
-            (project_id, part_id),
-        )
-        return None if row is None else part_from_row(row)
-
-    async def _list_parts(self, table: str, project_id: str) -> list[dict[str, Any]]:
-        rows = await self._read_in_thread(
-            lambda conn: conn.execute(
-                f"SELECT id, project_id, name, created_at FROM {table} "
-                "WHERE project_id = ? ORDER BY created_at, id",
-                (project_id,),
-            ).fetchall()
-        )
-        return [part_from_row(row) for row in rows]
-
-    # -- tokens ---------------------------------------------------------------------------
-
-    async def insert_token(self, token: TokenRecord) -> None:
-        await self._insert(
-            TOKEN_INSERT,
-            token_to_row(token),
-            f"token {token.id!r} already exists",
-        )
-
-    async def find_token(self, token_hash: str) -> TokenRecord | None:
-        row = await self._read_row(
-            f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,)
-        )
-        return None if row is None else token_from_row(row)
-
-    async def list_tokens(self, project_id: str) -> list[TokenRecord]:
-        rows = await self._read_in_thread(
-            lambda conn: conn.execute(
-                f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE project_id = ? ORDER BY created_at, id",
-                (project_id,),
-            ).fetchall()
-        )
-        return [token_from_row(row) for row in rows]
-
-    async def revoke_token(self, token_id: str, revoked_at: datetime) -> TokenRecord | None:
-        def op(conn: sqlite3.Connection) -> TokenRecord | None:
-            conn.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (to_micros(revoked_at), token_id),
-            )
-            row = conn.execute(
-                f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?", (token_id,)
-            ).fetchone()
-            return None if row is None else token_from_row(row)
-
-        return await self._write(op)
-
     # -- sessions -------------------------------------------------------------------------
-
-    async def insert_session(
-        self, session: Session, *, idempotency: IdempotencyClaim[Session] | None = None
-    ) -> None:
-        inputs, outputs = encode_checked(session.inputs, session.outputs)
-        row = session_to_row(session, inputs, outputs)
-        record = keyed_record(idempotency, session)
-
-        def op(conn: sqlite3.Connection) -> None:
-            sqlite_resolve(conn, idempotency)
-            try:
-                conn.execute(_INSERT_SESSION, row)
-            except sqlite3.IntegrityError:
-                raise FailedPreconditionError(f"session {session.id!r} already exists") from None
-            sqlite_keep(conn, record)
-
-        await self._write(op)
-
-    async def get_session(self, project_id: str, session_id: str) -> Session | None:
-        row = await self._read_row(
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ? AND project_id = ?",
-            (session_id, project_id),
-        )
-        return None if row is None else session_from_row(row)
-
-    async def list_sessions(self, query: SessionQuery) -> list[Session]:
-        sql, params = session_page_sql(query, qmark)
-        rows = await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
-        return [session_from_row(row) for row in rows]
 
     async def update_session(
         self,
@@ -409,15 +280,7 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
 
         return await self._write(op)
 
-    # -- reporting and retention ----------------------------------------------------------
-
-    async def session_stats(self, query: StatsQuery) -> StatsAggregate:
-        return await self._read_in_thread(lambda conn: run_plan(conn, session_stats_plan(query)))
-
-    async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
-        sql, params = stale_sql(qmark, to_micros(updated_before), limit)
-        rows = await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
-        return [(row[0], row[1]) for row in rows]
+    # -- retention ------------------------------------------------------------------------
 
     async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
         if dry_run:
@@ -448,23 +311,6 @@ class SqliteStore(CatalogParts, SqliteGuestRecords):
         while await self._write(delete_batch) == self.purge_batch:
             pass
         return tally.result()
-
-    # -- idempotency keys -----------------------------------------------------------------
-
-    async def prune_idempotency_records(self, now: datetime) -> int:
-        """Delete the keys whose records expired at or before ``now``; return how many."""
-        return await self._write(
-            lambda conn: conn.execute(PRUNE_SQLITE, (to_micros(now),)).rowcount
-        )
-
-    async def delete_idempotency_records_for_sessions(
-        self, project_id: str, session_ids: Sequence[str]
-    ) -> int:
-        """Delete the keys (and stored responses) of these sessions; return how many."""
-        ids = orjson.dumps(list(session_ids)).decode()
-        return await self._write(
-            lambda conn: conn.execute(DELETE_FOR_SESSIONS_SQLITE, (project_id, ids)).rowcount
-        )
 
 
 def _public_copy(cached: CachedSession) -> Session:

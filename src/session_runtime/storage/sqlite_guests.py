@@ -1,8 +1,7 @@
-"""The guest tables on SQLite: ``GuestRecords`` over the store's one writer and its readers.
+"""What only the SQLite store does for guests (``GuestRecords`` does the rest).
 
-Every write is one transaction of the writer's group commit, as every other write of the
-store. What only SQLite does is forget the sessions a guest's erasure deleted from the
-writer's session cache.
+Erasing a guest forgets the sessions it deleted from the writer's session cache, in the
+erasing transaction (a transaction that rolls back forgets the whole cache anyway).
 """
 
 from __future__ import annotations
@@ -11,13 +10,12 @@ from collections.abc import Iterable, Sequence
 
 from .guest_records import GuestRecords
 from .session_cache import SessionCache
-from .sql_plan import SQLITE, Statement
+from .sql_plan import Statement
 
 
 class SqliteGuestRecords(GuestRecords):
     """Join links, share links and erasure over the store's writer and readers."""
 
-    dialect = SQLITE
     _cache: SessionCache
 
     def _erased(self, project_id: str, session_ids: Sequence[str]) -> Iterable[Statement]:
