@@ -27,7 +27,7 @@ from ..domain.errors import NotFoundError, UnavailableError
 from ..domain.idempotency import IdempotencyClaim
 from ..domain.limits import holds_nul, refuse_nul
 from ..domain.models import Session
-from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation
+from ..domain.ports import SessionMutation
 from .catalog_records import CatalogRecords
 from .idempotency_sql import (
     keyed_record,
@@ -45,12 +45,7 @@ from .postgres_guests import PostgresGuestRecords
 from .postgres_rows import session_changes
 from .postgres_schema import migrate, quote_identifier
 from .reporting_sql import (
-    PURGE_BATCH,
-    Placeholders,
     PurgeTally,
-    numbered,
-    purge_count_sql,
-    purge_filter,
 )
 from .rows import (
     SESSION_COLUMNS,
@@ -58,7 +53,7 @@ from .rows import (
 )
 from .session_records import SessionRecords
 from .sql_base import WritePlan
-from .sql_plan import POSTGRES, Plan, numbered_placeholders, run_plan_async
+from .sql_plan import POSTGRES, Plan, Statement, numbered_placeholders, run_plan_async
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,7 +81,6 @@ class PostgresStore(CatalogRecords, SessionRecords, PostgresGuestRecords):
         command_timeout: float = 5.0,
         schema: str | None = None,
     ) -> None:
-        self.purge_batch = PURGE_BATCH
         if not 0 <= min_pool <= max_pool or max_pool < 1:
             raise ValueError("need 0 <= min_pool <= max_pool and max_pool >= 1")
         if connect_timeout <= 0 or command_timeout <= 0:
@@ -298,30 +292,20 @@ class PostgresStore(CatalogRecords, SessionRecords, PostgresGuestRecords):
 
     # -- retention ------------------------------------------------------------------------
 
-    async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
-        if self._cannot_hold(query.project_id):
-            return []
-        if dry_run:
-            sql, params = purge_count_sql(query, numbered)
-            return PurgeTally.counted(await self._fetch(sql, *params))
-        tally = PurgeTally()
-        place = Placeholders(numbered)
-        where = purge_filter(query, place)
-        # One transaction per batch, so writes of live sessions go on in between; a row
-        # another transaction holds is left for the next batch rather than waited on.
+    def _purge_batch_plan(
+        self, where: str, params: Sequence[Any], tally: PurgeTally
+    ) -> WritePlan[int]:
+        # A row another transaction holds is left for the next batch rather than waited on.
         # Their stored responses hold their data: gone with them, in the same statement.
-        sql = (
+        rows = yield Statement(
             "WITH gone AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions "
             f"WHERE {where} LIMIT {int(self.purge_batch)} FOR UPDATE SKIP LOCKED) "
             "RETURNING id, project_id, mode, status), "
             "keys AS (DELETE FROM idempotency_keys k USING gone "
             "WHERE k.project_id = gone.project_id AND k.session_id = gone.id) "
-            "SELECT project_id, mode, status FROM gone"
+            "SELECT project_id, mode, status FROM gone",
+            params,
         )
-        while True:
-            async with self._transaction() as conn:
-                rows = await conn.fetch(sql, *place.params)
-            for project_id, mode, status in rows:
-                tally.add(project_id, mode, status)
-            if len(rows) < self.purge_batch:
-                return tally.result()
+        for project_id, mode, status in rows:
+            tally.add(project_id, mode, status)
+        return len(rows), None

@@ -3,23 +3,34 @@ and the idempotency records kept with sessions.
 
 A part of ``SqliteStore`` and ``PostgresStore`` (mixed in), over their primitives
 (``SqlStoreBase``). What each engine does its own way stays in its store: applying a mutation
-(SQLite's writer keeps a session cache, PostgreSQL locks the row) and purging in batches.
+(SQLite's writer keeps a session cache, PostgreSQL locks the row) and deleting one batch of a
+purge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from ..domain.idempotency import IdempotencyClaim
 from ..domain.models import Session
-from ..domain.ports import SessionQuery, StatsQuery
+from ..domain.ports import PurgeCount, PurgeQuery, SessionQuery, StatsQuery
 from ..domain.stats import StatsAggregate
 from ..domain.timestamps import to_micros
 from .idempotency_sql import keyed_record
 from .json_columns import encode_checked
 from .listing_sql import session_page_sql
-from .reporting_sql import qmark, session_stats_plan, stale_sql
+from .reporting_sql import (
+    PURGE_BATCH,
+    Placeholders,
+    PurgeTally,
+    purge_count_sql,
+    purge_filter,
+    qmark,
+    session_stats_plan,
+    stale_sql,
+)
 from .rows import SESSION_COLUMNS, session_from_row, session_to_row
 from .sql_base import SqlStoreBase, WritePlan, insert_plan
 from .sql_plan import Statement
@@ -29,6 +40,8 @@ SESSION_INSERT = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('
 
 class SessionRecords(SqlStoreBase):
     """The ``Store`` methods of sessions whose SQL both engines share."""
+
+    purge_batch: int = PURGE_BATCH
 
     async def insert_session(
         self, session: Session, *, idempotency: IdempotencyClaim[Session] | None = None
@@ -71,6 +84,27 @@ class SessionRecords(SqlStoreBase):
     async def stale_sessions(self, updated_before: datetime, limit: int) -> list[tuple[str, str]]:
         rows = await self._read_rows(*stale_sql(qmark, to_micros(updated_before), limit))
         return [(row[0], row[1]) for row in rows]
+
+    async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
+        if self._cannot_hold(query.project_id):
+            return []
+        if dry_run:
+            return PurgeTally.counted(await self._read_rows(*purge_count_sql(query, qmark)))
+        tally = PurgeTally()
+        place = Placeholders(qmark)
+        where = purge_filter(query, place)
+        # One transaction per batch, so writes of live sessions go on in between.
+        batch = self._purge_batch_plan
+        while await self._run_write(batch(where, place.params, tally)) == self.purge_batch:
+            pass
+        return tally.result()
+
+    def _purge_batch_plan(
+        self, where: str, params: Sequence[Any], tally: PurgeTally
+    ) -> WritePlan[int]:
+        """Delete at most ``purge_batch`` sessions matching ``where`` and their idempotency
+        records, adding them to ``tally``; return how many (each engine its own way)."""
+        raise NotImplementedError
 
     # -- idempotency records --------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import orjson
 from ..domain.errors import NotFoundError, UnavailableError
 from ..domain.idempotency import IdempotencyClaim
 from ..domain.models import Session
-from ..domain.ports import PurgeCount, PurgeQuery, SessionMutation
+from ..domain.ports import SessionMutation
 from ..domain.timestamps import to_micros
 from .catalog_records import CatalogRecords
 from .idempotency_sql import (
@@ -32,12 +32,7 @@ from .idempotency_sql import (
 )
 from .json_columns import encode_checked
 from .reporting_sql import (
-    PURGE_BATCH,
-    Placeholders,
     PurgeTally,
-    purge_count_sql,
-    purge_filter,
-    qmark,
 )
 from .rows import (
     INPUTS_COLUMN,
@@ -49,7 +44,7 @@ from .rows import (
 from .session_cache import CachedSession, new_session_cache, remember
 from .session_records import SessionRecords
 from .sql_base import WritePlan
-from .sql_plan import SQLITE, Plan, run_plan
+from .sql_plan import SQLITE, Plan, Statement, run_plan
 from .sqlite_guests import SqliteGuestRecords
 from .sqlite_schema import migrate
 from .sqlite_writer import GroupCommitWriter
@@ -91,7 +86,6 @@ class SqliteStore(CatalogRecords, SessionRecords, SqliteGuestRecords):
         self._read_connections_lock = threading.Lock()
         self._cache = new_session_cache()
         self._cache_data_version: int | None = None
-        self.purge_batch = PURGE_BATCH
 
     @property
     def commits(self) -> int:
@@ -282,35 +276,21 @@ class SqliteStore(CatalogRecords, SessionRecords, SqliteGuestRecords):
 
     # -- retention ------------------------------------------------------------------------
 
-    async def purge_sessions(self, query: PurgeQuery, *, dry_run: bool) -> list[PurgeCount]:
-        if dry_run:
-            sql, params = purge_count_sql(query, qmark)
-            return PurgeTally.counted(
-                await self._read_in_thread(lambda conn: conn.execute(sql, params).fetchall())
-            )
-        tally = PurgeTally()
-        place = Placeholders(qmark)
-        where = purge_filter(query, place)
-        sql = (
+    def _purge_batch_plan(
+        self, where: str, params: Sequence[Any], tally: PurgeTally
+    ) -> WritePlan[int]:
+        rows = yield Statement(
             "DELETE FROM sessions WHERE rowid IN "
             f"(SELECT rowid FROM sessions WHERE {where} LIMIT {int(self.purge_batch)}) "
-            "RETURNING id, project_id, mode, status"
+            "RETURNING id, project_id, mode, status",
+            params,
         )
-        cache = self._cache
-
-        def delete_batch(conn: sqlite3.Connection) -> int:
-            rows = conn.execute(sql, place.params).fetchall()
-            for session_id, project_id, mode, status in rows:
-                cache.pop(session_id, None)
-                tally.add(project_id, mode, status)
-            # Their stored responses hold their data: gone with them, in the same transaction.
-            conn.executemany(_DELETE_KEYS_OF_SESSION, [(row[1], row[0]) for row in rows])
-            return len(rows)
-
-        # One transaction per batch, so writes of live sessions go on in between.
-        while await self._write(delete_batch) == self.purge_batch:
-            pass
-        return tally.result()
+        for session_id, project_id, mode, status in rows:
+            self._cache.pop(session_id, None)
+            tally.add(project_id, mode, status)
+            # Its stored responses hold its data: gone with it, in the same transaction.
+            yield Statement(_DELETE_KEYS_OF_SESSION, (project_id, session_id))
+        return len(rows), None
 
 
 def _public_copy(cached: CachedSession) -> Session:
