@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from session_runtime import SYSTEM, FailedPreconditionError, SessionRuntime, SqliteStore
+from session_runtime.storage.guest_rows import JOIN_LINKS, SHARE_LINKS
+from session_runtime.storage.rows import SESSION_COLUMNS, TOKEN_COLUMNS
 from session_runtime.storage.sqlite_schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -179,3 +181,19 @@ def test_the_schema_guards_the_session_state(connection: sqlite3.Connection) -> 
     ):
         with pytest.raises(sqlite3.IntegrityError):
             connection.execute(insert, bad)
+
+
+def test_the_tables_hold_exactly_the_columns_the_store_reads(
+    connection: sqlite3.Connection,
+) -> None:
+    migrate(connection)
+
+    # The shared column lists quote ``user`` for PostgreSQL; SQLite names the column alike.
+    read = {
+        "sessions": SESSION_COLUMNS,
+        "tokens": TOKEN_COLUMNS.replace('"', ""),
+        "join_links": JOIN_LINKS.columns,
+        "share_links": SHARE_LINKS.columns,
+    }
+    for table, column_list in read.items():
+        assert sorted(columns(connection, table)) == sorted(column_list.split(", ")), table

@@ -56,8 +56,7 @@ class SqlDialect:
     lock_rows: str  # what ends a ``SELECT`` to lock the rows it reads until the commit
     in_id_list: str  # ``IN`` a list of ids passed as one parameter (``id_list``)
     id_list: Callable[[Sequence[str]], Any]
-    # Whether the bytes of the second parameter stand in the ``body`` column.
-    body_holds: str
+    body_holds: str  # a condition: the bytes of its one parameter stand in the ``body`` column
 
 
 def _json_list(ids: Sequence[str]) -> str:
