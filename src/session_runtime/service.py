@@ -178,11 +178,8 @@ class SessionOperations:
             now = self.context.clock()
             session = Session.trusted(
                 id=parsed.session_id or new_id(),
-                project_id=parsed.project_id,
-                event_id=parsed.event_id,
-                experience_id=parsed.experience_id,
-                mode=parsed.mode,
-                config_source=parsed.config_source,
+                # Where it runs and on which config: as the input says, field for field.
+                **parsed.model_dump(exclude={"session_id"}),
                 status=SessionStatus.ACTIVE,
                 current_step_index=0,
                 inputs={},
