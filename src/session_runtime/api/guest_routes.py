@@ -50,7 +50,6 @@ from .http import authenticate, read_json_object, service_of
 from .idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     REPLAYED_RESPONSE_HEADER,
-    claim_as_of,
     claim_of,
     stored_json,
 )
@@ -202,7 +201,7 @@ async def join(
     # A join needs no body; a keyed one may carry a JSON object, which its fingerprint holds,
     # so that the same key sent with another body is refused as on every other route.
     body = await _body(request) if IDEMPOTENCY_HEADER in request.headers else None
-    claim: IdempotencyClaim[JoinedGuest] | None = claim_as_of(
+    claim: IdempotencyClaim[JoinedGuest] | None = claim_of(
         request, caller, body, lambda joined: stored_json(201, JoinResponse.of(joined))
     )
     return JoinResponse.of(await guests_of(request).join(code, idempotency=claim))
