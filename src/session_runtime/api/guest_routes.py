@@ -11,12 +11,15 @@ handler with ``Idempotency-Replayed: true``.
 from __future__ import annotations
 
 import io
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import segno
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
+from ..domain.auth import Principal
 from ..domain.errors import ValidationError
 from ..domain.guest_views import (
     CreatedShareLink,
@@ -29,30 +32,13 @@ from ..domain.guest_views import (
     ShareLinkList,
     ShareLinkView,
 )
-from ..domain.guests import (
-    CreateJoinLinkInput,
-    CreateShareLinkInput,
-    GuestErasure,
-    JoinedGuest,
-    JoinLink,
-    ShareLink,
-)
-from ..domain.idempotency import (
-    IDEMPOTENCY_HEADER,
-    JOIN_CALLER_PREFIX,
-    IdempotencyClaim,
-    StoredResponse,
-)
+from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput, JoinLink, ShareLink
+from ..domain.idempotency import IDEMPOTENCY_HEADER, JOIN_CALLER_PREFIX, IdempotencyClaim
 from ..domain.tokens import hash_token
 from ..guests import GuestOperations
 from .errors import ErrorBody, error_responses
 from .http import authenticate, read_json_object, service_of
-from .idempotency import (
-    IDEMPOTENCY_KEY_PARAMETER,
-    REPLAYED_RESPONSE_HEADER,
-    claim_of,
-    stored_json,
-)
+from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER, claim_of, stored_json
 from .schemas import json_body
 
 router = APIRouter(prefix="/v1", tags=["guests"])
@@ -62,10 +48,24 @@ _READ = (*_AUTH, "NOT_FOUND")
 _WRITE = (*_READ, "VALIDATION_ERROR", "FAILED_PRECONDITION")
 _PUBLIC: dict[str, Any] = {"security": []}
 
+ResultT = TypeVar("ResultT")
+
 
 def _keyed(status: int, description: str) -> dict[int | str, dict[str, Any]]:
     """The success answer of a keyed route, documenting ``Idempotency-Replayed``."""
     return {status: {"description": description, "headers": REPLAYED_RESPONSE_HEADER}}
+
+
+def _claim(
+    request: Request,
+    owner: Principal | str,
+    body: dict[str, Any] | None,
+    view: Callable[[ResultT], BaseModel],
+) -> IdempotencyClaim[ResultT] | None:
+    """The claim of a keyed guest route, whose replay is ``view`` of the result under the status
+    the route declares: the same answer the route sends the first time."""
+    status: int = request.scope["route"].status_code or 200  # FastAPI's when none is declared
+    return claim_of(request, owner, body, lambda result: stored_json(status, view(result)))
 
 
 def guests_of(request: Request) -> GuestOperations:
@@ -100,8 +100,8 @@ async def create_join_link(
     principal = await authenticate(request)
     body = await _body(request)
     base = public_base_url(request)
-    claim: IdempotencyClaim[JoinLink] | None = claim_of(
-        request, principal, body, lambda link: stored_json(201, JoinLinkView.of(link, base))
+    claim: IdempotencyClaim[JoinLink] | None = _claim(
+        request, principal, body, lambda link: JoinLinkView.of(link, base)
     )
     link = await guests_of(request).create_join_link(principal, project_id, body, idempotency=claim)
     return JoinLinkView.of(link, base)
@@ -134,8 +134,8 @@ async def revoke_join_link(
 ) -> JoinLinkView:
     principal = await authenticate(request)
     base = public_base_url(request)
-    claim: IdempotencyClaim[JoinLink] | None = claim_of(
-        request, principal, None, lambda link: stored_json(200, JoinLinkView.of(link, base))
+    claim: IdempotencyClaim[JoinLink] | None = _claim(
+        request, principal, None, lambda link: JoinLinkView.of(link, base)
     )
     link = await guests_of(request).revoke_join_link(
         principal, project_id, link_id, idempotency=claim
@@ -201,9 +201,7 @@ async def join(
     # A join needs no body; a keyed one may carry a JSON object, which its fingerprint holds,
     # so that the same key sent with another body is refused as on every other route.
     body = await _body(request) if IDEMPOTENCY_HEADER in request.headers else None
-    claim: IdempotencyClaim[JoinedGuest] | None = claim_of(
-        request, caller, body, lambda joined: stored_json(201, JoinResponse.of(joined))
-    )
+    claim = _claim(request, caller, body, JoinResponse.of)
     return JoinResponse.of(await guests_of(request).join(code, idempotency=claim))
 
 
@@ -234,13 +232,9 @@ async def erase_me(
     request: Request, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
 ) -> ErasureView:
     principal = await authenticate(request)
-    claim = claim_of(request, principal, None, _stored_erasure)
+    # The key keeps the guest id and counts only: nothing of the erased sessions survives.
+    claim = _claim(request, principal, None, ErasureView.of)
     return ErasureView.of(await guests_of(request).erase_me(principal, idempotency=claim))
-
-
-def _stored_erasure(erasure: GuestErasure) -> StoredResponse:
-    # The guest id and counts only: nothing of the erased sessions survives in the key store.
-    return stored_json(200, ErasureView.of(erasure))
 
 
 @router.delete(
@@ -257,7 +251,7 @@ async def erase_guest(
     idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> ErasureView:
     principal = await authenticate(request)
-    claim = claim_of(request, principal, None, _stored_erasure)
+    claim = _claim(request, principal, None, ErasureView.of)
     erasure = await guests_of(request).erase_guest(
         principal, project_id, guest_id, idempotency=claim
     )
@@ -292,8 +286,8 @@ async def create_share_link(
             json_url=f"{base}/v1/shares/{code}",
         )
 
-    claim: IdempotencyClaim[tuple[ShareLink, str]] | None = claim_of(
-        request, principal, body, lambda pair: stored_json(201, created(*pair))
+    claim: IdempotencyClaim[tuple[ShareLink, str]] | None = _claim(
+        request, principal, body, lambda pair: created(*pair)
     )
     share, code = await guests_of(request).create_share_link(
         principal, project_id, session_id, body, idempotency=claim
@@ -327,9 +321,7 @@ async def revoke_share_link(
     idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> ShareLinkView:
     principal = await authenticate(request)
-    claim: IdempotencyClaim[ShareLink] | None = claim_of(
-        request, principal, None, lambda share: stored_json(200, ShareLinkView.of(share))
-    )
+    claim = _claim(request, principal, None, ShareLinkView.of)
     share = await guests_of(request).revoke_share_link(
         principal, project_id, session_id, share_id, idempotency=claim
     )
