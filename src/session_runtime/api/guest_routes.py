@@ -11,15 +11,12 @@ handler with ``Idempotency-Replayed: true``.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
 from starlette.responses import Response
 
-from ..domain.auth import Principal
 from ..domain.errors import ValidationError
 from ..domain.guest_views import (
     CreatedShareLink,
@@ -38,7 +35,7 @@ from ..domain.tokens import hash_token
 from ..guests import GuestOperations
 from .errors import ErrorBody, error_responses
 from .http import authenticate, read_json_object, service_of
-from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER, claim_of, stored_json
+from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER, claim_of, stored_view
 from .schemas import json_body
 
 router = APIRouter(prefix="/v1", tags=["guests"])
@@ -48,24 +45,10 @@ _READ = (*_AUTH, "NOT_FOUND")
 _WRITE = (*_READ, "VALIDATION_ERROR", "FAILED_PRECONDITION")
 _PUBLIC: dict[str, Any] = {"security": []}
 
-ResultT = TypeVar("ResultT")
-
 
 def _keyed(status: int, description: str) -> dict[int | str, dict[str, Any]]:
     """The success answer of a keyed route, documenting ``Idempotency-Replayed``."""
     return {status: {"description": description, "headers": REPLAYED_RESPONSE_HEADER}}
-
-
-def _claim(
-    request: Request,
-    owner: Principal | str,
-    body: dict[str, Any] | None,
-    view: Callable[[ResultT], BaseModel],
-) -> IdempotencyClaim[ResultT] | None:
-    """The claim of a keyed guest route, whose replay is ``view`` of the result under the status
-    the route declares: the same answer the route sends the first time."""
-    status: int = request.scope["route"].status_code or 200  # FastAPI's when none is declared
-    return claim_of(request, owner, body, lambda result: stored_json(status, view(result)))
 
 
 def guests_of(request: Request) -> GuestOperations:
@@ -100,8 +83,8 @@ async def create_join_link(
     principal = await authenticate(request)
     body = await _body(request)
     base = public_base_url(request)
-    claim: IdempotencyClaim[JoinLink] | None = _claim(
-        request, principal, body, lambda link: JoinLinkView.of(link, base)
+    claim: IdempotencyClaim[JoinLink] | None = claim_of(
+        request, principal, body, stored_view(request, lambda link: JoinLinkView.of(link, base))
     )
     link = await guests_of(request).create_join_link(principal, project_id, body, idempotency=claim)
     return JoinLinkView.of(link, base)
@@ -134,8 +117,8 @@ async def revoke_join_link(
 ) -> JoinLinkView:
     principal = await authenticate(request)
     base = public_base_url(request)
-    claim: IdempotencyClaim[JoinLink] | None = _claim(
-        request, principal, None, lambda link: JoinLinkView.of(link, base)
+    claim: IdempotencyClaim[JoinLink] | None = claim_of(
+        request, principal, None, stored_view(request, lambda link: JoinLinkView.of(link, base))
     )
     link = await guests_of(request).revoke_join_link(
         principal, project_id, link_id, idempotency=claim
@@ -201,7 +184,7 @@ async def join(
     # A join needs no body; a keyed one may carry a JSON object, which its fingerprint holds,
     # so that the same key sent with another body is refused as on every other route.
     body = await _body(request) if IDEMPOTENCY_HEADER in request.headers else None
-    claim = _claim(request, caller, body, JoinResponse.of)
+    claim = claim_of(request, caller, body, stored_view(request, JoinResponse.of))
     return JoinResponse.of(await guests_of(request).join(code, idempotency=claim))
 
 
@@ -233,7 +216,7 @@ async def erase_me(
 ) -> ErasureView:
     principal = await authenticate(request)
     # The key keeps the guest id and counts only: nothing of the erased sessions survives.
-    claim = _claim(request, principal, None, ErasureView.of)
+    claim = claim_of(request, principal, None, stored_view(request, ErasureView.of))
     return ErasureView.of(await guests_of(request).erase_me(principal, idempotency=claim))
 
 
@@ -251,7 +234,7 @@ async def erase_guest(
     idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> ErasureView:
     principal = await authenticate(request)
-    claim = _claim(request, principal, None, ErasureView.of)
+    claim = claim_of(request, principal, None, stored_view(request, ErasureView.of))
     erasure = await guests_of(request).erase_guest(
         principal, project_id, guest_id, idempotency=claim
     )
@@ -286,8 +269,8 @@ async def create_share_link(
             json_url=f"{base}/v1/shares/{code}",
         )
 
-    claim: IdempotencyClaim[tuple[ShareLink, str]] | None = _claim(
-        request, principal, body, lambda pair: created(*pair)
+    claim: IdempotencyClaim[tuple[ShareLink, str]] | None = claim_of(
+        request, principal, body, stored_view(request, lambda pair: created(*pair))
     )
     share, code = await guests_of(request).create_share_link(
         principal, project_id, session_id, body, idempotency=claim
@@ -321,7 +304,7 @@ async def revoke_share_link(
     idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> ShareLinkView:
     principal = await authenticate(request)
-    claim = _claim(request, principal, None, ShareLinkView.of)
+    claim = claim_of(request, principal, None, stored_view(request, ShareLinkView.of))
     share = await guests_of(request).revoke_share_link(
         principal, project_id, session_id, share_id, idempotency=claim
     )

@@ -81,9 +81,17 @@ def claim_of(
     )
 
 
-def stored_json(status: int, body: BaseModel) -> StoredResponse:
-    """What a keyed guest route keeps: its status and its JSON body, as the route sends it."""
-    return StoredResponse(status, (), body.model_dump_json(by_alias=True).encode())
+def stored_view(
+    request: Request, view: Callable[[ResultT], BaseModel]
+) -> Callable[[ResultT], StoredResponse]:
+    """What a keyed FastAPI route keeps: ``view`` of its result as JSON, under the status the
+    route declares, so that a replay is the very answer the route sent the first time."""
+    status: int = request.scope["route"].status_code or 200  # FastAPI's when none is declared
+
+    def render(result: ResultT) -> StoredResponse:
+        return StoredResponse(status, (), view(result).model_dump_json(by_alias=True).encode())
+
+    return render
 
 
 def _session_body(session: Session) -> bytes:
