@@ -102,10 +102,7 @@ class SessionService:
         self.catalog = catalog = CatalogOperations(self.context)
         self.sessions = sessions = SessionOperations(self.context, catalog)
         self.reports = reports = ReportingOperations(self.context, sessions.list_sessions)
-        self.guests = GuestOperations(
-            store, feed, clock=clock, observers=self.context.observers,
-            forget_cached_tokens=catalog.forget_cached_tokens, policy=guest_policy,
-        )  # fmt: skip
+        self.guests = GuestOperations(self.context, catalog, policy=guest_policy)
 
         self.authenticate = catalog.authenticate
         self.create_member_token = catalog.create_member_token
@@ -202,12 +199,7 @@ class SessionOperations:
 
     async def get_session(self, principal: Principal, project_id: str, session_id: str) -> Session:
         with self.context.operation("get"):
-            authorize_project_read(principal, project_id)
-            session = await self.context.store.get_session(project_id, session_id)
-            if session is None:
-                raise NotFoundError.of("session", session_id)
-            authorize_session_read(principal, session)
-            return session
+            return await self.context.readable_session(principal, project_id, session_id)
 
     async def list_sessions(
         self,
