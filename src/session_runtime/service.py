@@ -104,6 +104,11 @@ class SessionService:
         self.reports = reports = ReportingOperations(self.context, sessions.list_sessions)
         self.guests = GuestOperations(self.context, catalog, policy=guest_policy)
 
+        # The context's parts, for callers that reach past the operations (tools, tests).
+        self.store, self.feed, self.clock = store, feed, clock
+        # Told of every operation; append to it to add one (metrics, error tracking).
+        self.observers = self.context.observers
+
         self.authenticate = catalog.authenticate
         self.create_member_token = catalog.create_member_token
         self.create_guest_token = catalog.create_guest_token
@@ -132,23 +137,6 @@ class SessionService:
         self.export_sessions = reports.export_sessions
         self.sweep_stale_sessions = reports.sweep_stale_sessions
         self.purge_sessions = reports.purge_sessions
-
-    @property
-    def store(self) -> Store:
-        return self.context.store
-
-    @property
-    def feed(self) -> ChangeFeed:
-        return self.context.feed
-
-    @property
-    def clock(self) -> Clock:
-        return self.context.clock
-
-    @property
-    def observers(self) -> list[Observer]:
-        """Told of every operation; append to it to add one (metrics, error tracking)."""
-        return self.context.observers
 
 
 class SessionOperations:
