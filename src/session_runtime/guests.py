@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,19 +77,15 @@ class SharedResult:
     expires_at: datetime
 
 
+@dataclass(slots=True)
 class GuestOperations:
-    """Every operation of guests who arrive by a link, over the service's shared context."""
+    """Every operation of guests who arrive by a link, over the service's shared context.
 
-    def __init__(
-        self,
-        context: OperationContext,
-        catalog: CatalogOperations,
-        *,
-        policy: GuestPolicy | None = None,
-    ) -> None:
-        self.context = context
-        self.catalog = catalog  # a link's project and event must exist; erasure ends tokens
-        self.policy = policy or GuestPolicy()
+    ``policy`` may be replaced once the server has read its settings."""
+
+    context: OperationContext
+    catalog: CatalogOperations  # a link's project and event must exist; erasure ends tokens
+    policy: GuestPolicy = field(default_factory=GuestPolicy)
 
     # -- join links -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ module's ``SessionOperations``) and ``reports`` (the funnel, export, sweep and p
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -102,7 +103,7 @@ class SessionService:
         self.catalog = catalog = CatalogOperations(self.context)
         self.sessions = sessions = SessionOperations(self.context, catalog)
         self.reports = reports = ReportingOperations(self.context, sessions.list_sessions)
-        self.guests = GuestOperations(self.context, catalog, policy=guest_policy)
+        self.guests = GuestOperations(self.context, catalog, guest_policy or GuestPolicy())
 
         # The context's parts, for callers that reach past the operations (tools, tests).
         self.store, self.feed, self.clock = store, feed, clock
@@ -139,12 +140,12 @@ class SessionService:
         self.purge_sessions = reports.purge_sessions
 
 
+@dataclass(frozen=True, slots=True)
 class SessionOperations:
     """The operations on sessions: create, read, list, record progress, finish, follow."""
 
-    def __init__(self, context: OperationContext, catalog: CatalogOperations) -> None:
-        self.context = context
-        self.catalog = catalog  # a new session's project, event and experience must exist
+    context: OperationContext
+    catalog: CatalogOperations  # a new session's project, event and experience must exist
 
     async def create_session(
         self,
