@@ -107,12 +107,7 @@ class CatalogOperations:
         """A guest token (a kiosk, a join link), optionally bound to one event."""
         with self.context.operation("create_token"):
             authorize_project_admin(principal, project_id)
-            await self.require_project(project_id)
-            if (
-                event_id is not None
-                and await self.context.store.get_event(project_id, event_id) is None
-            ):
-                raise NotFoundError.of("event", event_id)
+            await self.require_scope(project_id, event_id)
             return await self._issue_token(project_id, TokenKind.GUEST, event_id=event_id)
 
     async def _issue_token(
@@ -239,14 +234,22 @@ class CatalogOperations:
             raise NotFoundError.of("project", project_id)
         return project
 
+    async def require_scope(self, project_id: str, event_id: str | None) -> None:
+        """``NotFoundError`` naming the project, or the event of it when one is named, that is
+        missing: what a guest's scope (a token, a join link) and a new session need."""
+        await self.require_project(project_id)
+        if (
+            event_id is not None
+            and await self.context.store.get_event(project_id, event_id) is None
+        ):
+            raise NotFoundError.of("event", event_id)
+
     async def check_catalog(self, data: CreateSessionInput) -> None:
         """``NotFoundError`` naming the project, event or experience a new session lacks."""
         triple = (data.project_id, data.event_id, data.experience_id)
         if triple in self._known_catalog:
             return
-        await self.require_project(data.project_id)
-        if await self.context.store.get_event(data.project_id, data.event_id) is None:
-            raise NotFoundError.of("event", data.event_id)
+        await self.require_scope(data.project_id, data.event_id)
         if await self.context.store.get_experience(data.project_id, data.experience_id) is None:
             raise NotFoundError.of("experience", data.experience_id)
         self._known_catalog.add(triple)

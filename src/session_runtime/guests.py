@@ -13,11 +13,12 @@ feed, the clock, the observers) explicitly. ``service.guests`` is the one instan
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .catalog_service import CatalogOperations
 from .domain.auth import (
     Guest,
     Member,
@@ -26,7 +27,6 @@ from .domain.auth import (
     authorize_project_admin,
     authorize_project_read,
     authorize_project_write,
-    authorize_session_read,
 )
 from .domain.errors import (
     FailedPreconditionError,
@@ -47,9 +47,8 @@ from .domain.guests import (
 )
 from .domain.idempotency import IdempotencyClaim
 from .domain.models import Session, SessionStatus
-from .domain.ports import ChangeFeed, Store
 from .domain.tokens import TokenKind, TokenRecord, hash_token, new_id, new_secret
-from .operations import Observer, Operation, parse_input
+from .operations import OperationContext, parse_input
 
 logger = logging.getLogger(__name__)
 
@@ -78,28 +77,15 @@ class SharedResult:
     expires_at: datetime
 
 
+@dataclass(slots=True)
 class GuestOperations:
-    """Every operation of guests who arrive by a link, over a ``Store`` and a ``ChangeFeed``."""
+    """Every operation of guests who arrive by a link, over the service's shared context.
 
-    def __init__(
-        self,
-        store: Store,
-        feed: ChangeFeed,
-        *,
-        clock: Callable[[], datetime],
-        observers: list[Observer],
-        forget_cached_tokens: Callable[[], None],
-        policy: GuestPolicy | None = None,
-    ) -> None:
-        self.store = store
-        self.feed = feed
-        self.clock = clock
-        self.observers = observers
-        self.forget_cached_tokens = forget_cached_tokens
-        self.policy = policy or GuestPolicy()
+    ``policy`` may be replaced once the server has read its settings."""
 
-    def _operation(self, action: str) -> Operation:
-        return Operation(action, self.observers)
+    context: OperationContext
+    catalog: CatalogOperations  # a link's project and event must exist; erasure ends tokens
+    policy: GuestPolicy = field(default_factory=GuestPolicy)
 
     # -- join links -----------------------------------------------------------------------
 
@@ -112,15 +98,11 @@ class GuestOperations:
         idempotency: IdempotencyClaim[JoinLink] | None = None,
     ) -> JoinLink:
         """A new join link (owners and editors), optionally for one event, expiring, capped."""
-        with self._operation("create_link"):
+        with self.context.operation("create_link"):
             parsed = parse_input(CreateJoinLinkInput, data or {})
             _authorize_link_admin(principal, project_id)
-            if await self.store.get_project(project_id) is None:
-                raise NotFoundError.of("project", project_id)
-            if parsed.event_id is not None:
-                if await self.store.get_event(project_id, parsed.event_id) is None:
-                    raise NotFoundError.of("event", parsed.event_id)
-            now = self.clock()
+            await self.catalog.require_scope(project_id, parsed.event_id)
+            now = self.context.clock()
             link = JoinLink(
                 id=new_id(),
                 project_id=project_id,
@@ -132,14 +114,14 @@ class GuestOperations:
                 expires_at=_after(now, parsed.expires_in_seconds),
                 max_guests=parsed.max_guests,
             )
-            await self.store.insert_join_link(link, idempotency=idempotency)
+            await self.context.store.insert_join_link(link, idempotency=idempotency)
             logger.info("join link %s created in project %s", link.id, project_id)
             return link
 
     async def list_join_links(self, principal: Principal, project_id: str) -> list[JoinLink]:
-        with self._operation("list_links"):
+        with self.context.operation("list_links"):
             _authorize_link_admin(principal, project_id)
-            return await self.store.list_join_links(project_id)
+            return await self.context.store.list_join_links(project_id)
 
     async def revoke_join_link(
         self,
@@ -151,10 +133,10 @@ class GuestOperations:
     ) -> JoinLink:
         """Stop new joins at once. Guests who joined already keep their identity until it
         expires (their sessions go on); erase a guest to end one sooner."""
-        with self._operation("revoke_link"):
+        with self.context.operation("revoke_link"):
             _authorize_link_admin(principal, project_id)
-            link = await self.store.revoke_join_link(
-                project_id, link_id, self.clock(), idempotency=idempotency
+            link = await self.context.store.revoke_join_link(
+                project_id, link_id, self.context.clock(), idempotency=idempotency
             )
             if link is None:
                 raise NotFoundError.of("join link", link_id)
@@ -162,10 +144,10 @@ class GuestOperations:
 
     async def find_join_link(self, code: str) -> JoinLink:
         """The link of a code (for its QR code); ``NotFoundError`` for an unknown one."""
-        with self._operation("find_link"):
+        with self.context.operation("find_link"):
             link = None
             if _is_code(code):
-                link = await self.store.find_join_link(code)
+                link = await self.context.store.find_join_link(code)
             if link is None:
                 raise _unknown_link()
             return link
@@ -175,10 +157,10 @@ class GuestOperations:
     ) -> JoinedGuest:
         """A fresh anonymous guest of the link's project (and event), with a token that
         expires. Refused for an unknown, revoked, expired or full link."""
-        with self._operation("join"):
+        with self.context.operation("join"):
             if not _is_code(code):
                 raise _unknown_link()
-            now = self.clock()
+            now = self.context.clock()
             secret = new_secret()
 
             def issue(link: JoinLink) -> TokenRecord:
@@ -201,7 +183,9 @@ class GuestOperations:
             # The store sees the link and the token; the kept answer also holds the secret.
             keyed = None if idempotency is None else idempotency.adapted(joined)
             try:
-                link, token = await self.store.redeem_join_link(code, issue, idempotency=keyed)
+                link, token = await self.context.store.redeem_join_link(
+                    code, issue, idempotency=keyed
+                )
             except NotFoundError:
                 raise _unknown_link() from None
             return JoinedGuest(secret=secret, token=token, link=link)
@@ -210,12 +194,12 @@ class GuestOperations:
 
     async def my_sessions(self, principal: Principal, limit: int = 50) -> list[Session]:
         """The caller's own sessions: active first, then newest first (resume after reload)."""
-        with self._operation("my_sessions"):
+        with self.context.operation("my_sessions"):
             if not 1 <= limit <= MAX_OWN_SESSIONS:
                 raise ValidationError.at("limit", f"must be 1 to {MAX_OWN_SESSIONS}")
             if isinstance(principal, System):
                 raise PermissionDeniedError("the system principal has no sessions of its own")
-            return await self.store.list_own_sessions(
+            return await self.context.store.list_own_sessions(
                 principal.project_id, principal.created_by, limit
             )
 
@@ -231,7 +215,7 @@ class GuestOperations:
         idempotency: IdempotencyClaim[tuple[ShareLink, str]] | None = None,
     ) -> tuple[ShareLink, str]:
         """A public link to a completed session's outputs; its code is returned once."""
-        with self._operation("create_share"):
+        with self.context.operation("create_share"):
             parsed = parse_input(CreateShareLinkInput, data or {})
             session = await self._shareable_session(principal, project_id, session_id)
             if session.status is not SessionStatus.COMPLETED:
@@ -239,7 +223,7 @@ class GuestOperations:
                     f"only a completed session can be shared; this one is {session.status.value}",
                     details={"status": session.status.value},
                 )
-            now = self.clock()
+            now = self.context.clock()
             lifetime = (
                 self.policy.share_link_lifetime
                 if parsed.expires_in_seconds is None
@@ -257,15 +241,15 @@ class GuestOperations:
             )
             # The kept answer holds the code, which is shown only once.
             keyed = None if idempotency is None else idempotency.adapted(lambda kept: (kept, code))
-            await self.store.insert_share_link(share, idempotency=keyed)
+            await self.context.store.insert_share_link(share, idempotency=keyed)
             return share, code
 
     async def list_share_links(
         self, principal: Principal, project_id: str, session_id: str
     ) -> list[ShareLink]:
-        with self._operation("list_shares"):
-            await self._readable_session(principal, project_id, session_id)
-            return await self.store.list_share_links(project_id, session_id)
+        with self.context.operation("list_shares"):
+            await self.context.readable_session(principal, project_id, session_id)
+            return await self.context.store.list_share_links(project_id, session_id)
 
     async def revoke_share_link(
         self,
@@ -277,10 +261,10 @@ class GuestOperations:
         idempotency: IdempotencyClaim[ShareLink] | None = None,
     ) -> ShareLink:
         """The link stops working at once; revoking twice is harmless."""
-        with self._operation("revoke_share"):
+        with self.context.operation("revoke_share"):
             await self._shareable_session(principal, project_id, session_id)
-            share = await self.store.revoke_share_link(
-                project_id, session_id, share_id, self.clock(), idempotency=idempotency
+            share = await self.context.store.revoke_share_link(
+                project_id, session_id, share_id, self.context.clock(), idempotency=idempotency
             )
             if share is None:
                 raise NotFoundError.of("share link", share_id)
@@ -292,11 +276,15 @@ class GuestOperations:
         An unknown, revoked or expired link all look the same (``NotFoundError``), so a public
         URL never confirms that a session existed.
         """
-        with self._operation("shared_result"):
-            share = await self.store.find_share_link(hash_token(code)) if _is_code(code) else None
-            if share is None or not share.is_usable(self.clock()):
+        with self.context.operation("shared_result"):
+            share = (
+                await self.context.store.find_share_link(hash_token(code))
+                if _is_code(code)
+                else None
+            )
+            if share is None or not share.is_usable(self.context.clock()):
                 raise _unknown_share()
-            session = await self.store.get_session(share.project_id, share.session_id)
+            session = await self.context.store.get_session(share.project_id, share.session_id)
             if session is None:
                 raise _unknown_share()
             return SharedResult(
@@ -320,18 +308,18 @@ class GuestOperations:
         An owner erases any guest of the project; a guest may erase itself. Subscribers of
         each erased session hear that it is gone, and their streams end.
         """
-        with self._operation("erase_guest"):
+        with self.context.operation("erase_guest"):
             token_id = token_id_of_guest(guest_id)
             if isinstance(principal, Guest) and principal.created_by == guest_id:
                 authorize_project_read(principal, project_id)
             else:
                 authorize_project_admin(principal, project_id)
-            erasure = await self.store.erase_guest(
+            erasure = await self.context.store.erase_guest(
                 project_id, guest_id, token_id, idempotency=idempotency
             )
-            self.forget_cached_tokens()
+            self.catalog.forget_cached_tokens()
             for erased_project_id, session_id in erasure.session_ids:
-                self.feed.publish_erased(erased_project_id, session_id)
+                self.context.feed.publish_erased(erased_project_id, session_id)
             if erasure.is_empty:
                 raise NotFoundError.of("guest", guest_id)
             logger.info(
@@ -354,22 +342,12 @@ class GuestOperations:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _readable_session(
-        self, principal: Principal, project_id: str, session_id: str
-    ) -> Session:
-        authorize_project_read(principal, project_id)
-        session = await self.store.get_session(project_id, session_id)
-        if session is None:
-            raise NotFoundError.of("session", session_id)
-        authorize_session_read(principal, session)
-        return session
-
     async def _shareable_session(
         self, principal: Principal, project_id: str, session_id: str
     ) -> Session:
         # Publishing a result is a write: viewers may not; a guest only for its own sessions.
         authorize_project_write(principal, project_id)
-        return await self._readable_session(principal, project_id, session_id)
+        return await self.context.readable_session(principal, project_id, session_id)
 
 
 def _authorize_link_admin(principal: Principal, project_id: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from .domain.auth import Principal
 from .domain.idempotency import (
@@ -35,6 +35,15 @@ DEFAULT_TTL = timedelta(days=1)
 ResultT = TypeVar("ResultT")
 
 
+class RequestFacts(TypedDict):
+    """What makes two keyed requests the same request: the parts of its fingerprint."""
+
+    method: str
+    path: str
+    body: Mapping[str, Any] | None
+    if_match: str | None
+
+
 class IdempotencyKeys:
     """Builds the claims of keyed requests and prunes expired records, over one ``Store``."""
 
@@ -49,46 +58,23 @@ class IdempotencyKeys:
 
     def claim(
         self,
-        principal: Principal,
+        owner: Principal | str,
         key: str | None,
         *,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        if_match: str | None,
         render: Callable[[ResultT], StoredResponse],
+        **request: Unpack[RequestFacts],
     ) -> IdempotencyClaim[ResultT] | None:
-        """The claim of a request with ``key`` (already checked), or ``None`` without one."""
-        return self.claim_as(
-            idempotency_caller(principal),
-            key,
-            method=method,
-            path=path,
-            body=body,
-            if_match=if_match,
-            render=render,
-        )
+        """The claim of a request with ``key`` (already checked), or ``None`` without one.
 
-    def claim_as(
-        self,
-        caller: str,
-        key: str | None,
-        *,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        if_match: str | None,
-        render: Callable[[ResultT], StoredResponse],
-    ) -> IdempotencyClaim[ResultT] | None:
-        """As ``claim``, for a request without a principal (joining by a link): the caller
-        whose keys these are is named by the route."""
+        ``owner`` is whose keys these are: the caller's principal or, for a request without
+        one (joining by a link), the caller name the route gives it."""
         if key is None:
             return None
         now = self.clock()
         return IdempotencyClaim(
-            caller=caller,
+            caller=owner if isinstance(owner, str) else idempotency_caller(owner),
             key=key,
-            fingerprint=request_fingerprint(method, path, body, if_match),
+            fingerprint=request_fingerprint(**request),
             render=render,
             now=now,
             expires_at=now + self.ttl,

@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from .domain.errors import SessionRuntimeError, ValidationError
+from .domain.auth import Principal, authorize_project_read, authorize_session_read
+from .domain.errors import NotFoundError, SessionRuntimeError, ValidationError
 from .domain.idempotency import RequestReplayed
+from .domain.models import Session
 from .domain.ports import ChangeFeed, Store
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,19 @@ class OperationContext:
     def operation(self, action: str) -> Operation:
         """Time, log and report one operation: ``with context.operation("create"): ...``."""
         return Operation(action, self.observers)
+
+    async def readable_session(
+        self, principal: Principal, project_id: str, session_id: str
+    ) -> Session:
+        """The session, if ``principal`` may read it (else ``NOT_FOUND`` or
+        ``PERMISSION_DENIED``): one check for every part that reads a session by its id
+        (getting it, sharing it, listing its share links)."""
+        authorize_project_read(principal, project_id)
+        session = await self.store.get_session(project_id, session_id)
+        if session is None:
+            raise NotFoundError.of("session", session_id)
+        authorize_session_read(principal, session)
+        return session
 
 
 class Operation:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -45,12 +46,12 @@ def stale_reason(idle_after: timedelta) -> str:
     return f"no update for {seconds:g} second{'s' if seconds != 1 else ''}"
 
 
+@dataclass(frozen=True, slots=True)
 class ReportingOperations:
     """The funnel, export, the sweeper's pass and purge, over the context's ``Store``."""
 
-    def __init__(self, context: OperationContext, list_sessions: ListSessions) -> None:
-        self.context = context
-        self.list_sessions = list_sessions
+    context: OperationContext
+    list_sessions: ListSessions
 
     async def session_stats(
         self,

@@ -18,6 +18,7 @@ module's ``SessionOperations``) and ``reports`` (the funnel, export, sweep and p
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -102,10 +103,12 @@ class SessionService:
         self.catalog = catalog = CatalogOperations(self.context)
         self.sessions = sessions = SessionOperations(self.context, catalog)
         self.reports = reports = ReportingOperations(self.context, sessions.list_sessions)
-        self.guests = GuestOperations(
-            store, feed, clock=clock, observers=self.context.observers,
-            forget_cached_tokens=catalog.forget_cached_tokens, policy=guest_policy,
-        )  # fmt: skip
+        self.guests = GuestOperations(self.context, catalog, guest_policy or GuestPolicy())
+
+        # The context's parts, for callers that reach past the operations (tools, tests).
+        self.store, self.feed, self.clock = store, feed, clock
+        # Told of every operation; append to it to add one (metrics, error tracking).
+        self.observers = self.context.observers
 
         self.authenticate = catalog.authenticate
         self.create_member_token = catalog.create_member_token
@@ -136,30 +139,13 @@ class SessionService:
         self.sweep_stale_sessions = reports.sweep_stale_sessions
         self.purge_sessions = reports.purge_sessions
 
-    @property
-    def store(self) -> Store:
-        return self.context.store
 
-    @property
-    def feed(self) -> ChangeFeed:
-        return self.context.feed
-
-    @property
-    def clock(self) -> Clock:
-        return self.context.clock
-
-    @property
-    def observers(self) -> list[Observer]:
-        """Told of every operation; append to it to add one (metrics, error tracking)."""
-        return self.context.observers
-
-
+@dataclass(frozen=True, slots=True)
 class SessionOperations:
     """The operations on sessions: create, read, list, record progress, finish, follow."""
 
-    def __init__(self, context: OperationContext, catalog: CatalogOperations) -> None:
-        self.context = context
-        self.catalog = catalog  # a new session's project, event and experience must exist
+    context: OperationContext
+    catalog: CatalogOperations  # a new session's project, event and experience must exist
 
     async def create_session(
         self,
@@ -178,11 +164,8 @@ class SessionOperations:
             now = self.context.clock()
             session = Session.trusted(
                 id=parsed.session_id or new_id(),
-                project_id=parsed.project_id,
-                event_id=parsed.event_id,
-                experience_id=parsed.experience_id,
-                mode=parsed.mode,
-                config_source=parsed.config_source,
+                # Where it runs and on which config: as the input says, field for field.
+                **parsed.model_dump(exclude={"session_id"}),
                 status=SessionStatus.ACTIVE,
                 current_step_index=0,
                 inputs={},
@@ -205,12 +188,7 @@ class SessionOperations:
 
     async def get_session(self, principal: Principal, project_id: str, session_id: str) -> Session:
         with self.context.operation("get"):
-            authorize_project_read(principal, project_id)
-            session = await self.context.store.get_session(project_id, session_id)
-            if session is None:
-                raise NotFoundError.of("session", session_id)
-            authorize_session_read(principal, session)
-            return session
+            return await self.context.readable_session(principal, project_id, session_id)
 
     async def list_sessions(
         self,

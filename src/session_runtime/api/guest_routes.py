@@ -29,31 +29,13 @@ from ..domain.guest_views import (
     ShareLinkList,
     ShareLinkView,
 )
-from ..domain.guests import (
-    CreateJoinLinkInput,
-    CreateShareLinkInput,
-    GuestErasure,
-    JoinedGuest,
-    JoinLink,
-    ShareLink,
-)
-from ..domain.idempotency import (
-    IDEMPOTENCY_HEADER,
-    JOIN_CALLER_PREFIX,
-    IdempotencyClaim,
-    StoredResponse,
-)
+from ..domain.guests import CreateJoinLinkInput, CreateShareLinkInput, JoinLink, ShareLink
+from ..domain.idempotency import IDEMPOTENCY_HEADER, JOIN_CALLER_PREFIX, IdempotencyClaim
 from ..domain.tokens import hash_token
 from ..guests import GuestOperations
 from .errors import ErrorBody, error_responses
 from .http import authenticate, read_json_object, service_of
-from .idempotency import (
-    IDEMPOTENCY_KEY_PARAMETER,
-    REPLAYED_RESPONSE_HEADER,
-    claim_as_of,
-    claim_of,
-    stored_json,
-)
+from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER, claim_of, stored_view
 from .schemas import json_body
 
 router = APIRouter(prefix="/v1", tags=["guests"])
@@ -102,7 +84,7 @@ async def create_join_link(
     body = await _body(request)
     base = public_base_url(request)
     claim: IdempotencyClaim[JoinLink] | None = claim_of(
-        request, principal, body, lambda link: stored_json(201, JoinLinkView.of(link, base))
+        request, principal, body, stored_view(request, lambda link: JoinLinkView.of(link, base))
     )
     link = await guests_of(request).create_join_link(principal, project_id, body, idempotency=claim)
     return JoinLinkView.of(link, base)
@@ -136,7 +118,7 @@ async def revoke_join_link(
     principal = await authenticate(request)
     base = public_base_url(request)
     claim: IdempotencyClaim[JoinLink] | None = claim_of(
-        request, principal, None, lambda link: stored_json(200, JoinLinkView.of(link, base))
+        request, principal, None, stored_view(request, lambda link: JoinLinkView.of(link, base))
     )
     link = await guests_of(request).revoke_join_link(
         principal, project_id, link_id, idempotency=claim
@@ -202,9 +184,7 @@ async def join(
     # A join needs no body; a keyed one may carry a JSON object, which its fingerprint holds,
     # so that the same key sent with another body is refused as on every other route.
     body = await _body(request) if IDEMPOTENCY_HEADER in request.headers else None
-    claim: IdempotencyClaim[JoinedGuest] | None = claim_as_of(
-        request, caller, body, lambda joined: stored_json(201, JoinResponse.of(joined))
-    )
+    claim = claim_of(request, caller, body, stored_view(request, JoinResponse.of))
     return JoinResponse.of(await guests_of(request).join(code, idempotency=claim))
 
 
@@ -235,13 +215,9 @@ async def erase_me(
     request: Request, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
 ) -> ErasureView:
     principal = await authenticate(request)
-    claim = claim_of(request, principal, None, _stored_erasure)
+    # The key keeps the guest id and counts only: nothing of the erased sessions survives.
+    claim = claim_of(request, principal, None, stored_view(request, ErasureView.of))
     return ErasureView.of(await guests_of(request).erase_me(principal, idempotency=claim))
-
-
-def _stored_erasure(erasure: GuestErasure) -> StoredResponse:
-    # The guest id and counts only: nothing of the erased sessions survives in the key store.
-    return stored_json(200, ErasureView.of(erasure))
 
 
 @router.delete(
@@ -258,7 +234,7 @@ async def erase_guest(
     idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> ErasureView:
     principal = await authenticate(request)
-    claim = claim_of(request, principal, None, _stored_erasure)
+    claim = claim_of(request, principal, None, stored_view(request, ErasureView.of))
     erasure = await guests_of(request).erase_guest(
         principal, project_id, guest_id, idempotency=claim
     )
@@ -294,7 +270,7 @@ async def create_share_link(
         )
 
     claim: IdempotencyClaim[tuple[ShareLink, str]] | None = claim_of(
-        request, principal, body, lambda pair: stored_json(201, created(*pair))
+        request, principal, body, stored_view(request, lambda pair: created(*pair))
     )
     share, code = await guests_of(request).create_share_link(
         principal, project_id, session_id, body, idempotency=claim
@@ -328,9 +304,7 @@ async def revoke_share_link(
     idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> ShareLinkView:
     principal = await authenticate(request)
-    claim: IdempotencyClaim[ShareLink] | None = claim_of(
-        request, principal, None, lambda share: stored_json(200, ShareLinkView.of(share))
-    )
+    claim = claim_of(request, principal, None, stored_view(request, ShareLinkView.of))
     share = await guests_of(request).revoke_share_link(
         principal, project_id, session_id, share_id, idempotency=claim
     )

@@ -9,7 +9,7 @@ the app's exception handler answer with the stored response and ``Idempotency-Re
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, Unpack
 
 from fastapi import FastAPI, Header, Request
 from pydantic import BaseModel
@@ -25,7 +25,7 @@ from ..domain.idempotency import (
     parse_idempotency_key,
 )
 from ..domain.models import Session
-from ..idempotency import IdempotencyKeys
+from ..idempotency import IdempotencyKeys, RequestFacts
 
 ResultT = TypeVar("ResultT")
 
@@ -54,66 +54,44 @@ def keyed(
     principal: Principal,
     *,
     key_header: str | None,
-    method: str,
-    path: str,
-    body: Mapping[str, Any] | None,
-    if_match: str | None,
     render: Callable[[ResultT], StoredResponse],
+    **request: Unpack[RequestFacts],
 ) -> IdempotencyClaim[ResultT] | None:
     """The claim of a request, or ``None`` when it carries no key (a bad key: 422)."""
-    return keys.claim(
-        principal,
-        parse_idempotency_key(key_header),
-        method=method,
-        path=path,
-        body=body,
-        if_match=if_match,
-        render=render,
-    )
+    return keys.claim(principal, parse_idempotency_key(key_header), render=render, **request)
 
 
 def claim_of(
     request: Request,
-    principal: Principal,
+    owner: Principal | str,
     body: Mapping[str, Any] | None,
     render: Callable[[ResultT], StoredResponse],
 ) -> IdempotencyClaim[ResultT] | None:
-    """``keyed`` for a FastAPI route."""
+    """``keyed`` for a FastAPI route; ``owner`` as in ``IdempotencyKeys.claim`` (a route
+    without a token names the caller whose keys these are)."""
     keys: IdempotencyKeys = request.app.state.idempotency
-    return keyed(
-        keys,
-        principal,
-        key_header=request.headers.get(IDEMPOTENCY_HEADER),
-        method=request.method,
-        path=request.url.path,
-        body=body,
-        if_match=request.headers.get("if-match"),
-        render=render,
-    )
-
-
-def claim_as_of(
-    request: Request,
-    caller: str,
-    body: Mapping[str, Any] | None,
-    render: Callable[[ResultT], StoredResponse],
-) -> IdempotencyClaim[ResultT] | None:
-    """``claim_of`` for a route without a token, whose keys belong to ``caller``."""
-    keys: IdempotencyKeys = request.app.state.idempotency
-    return keys.claim_as(
-        caller,
+    return keys.claim(
+        owner,
         parse_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER)),
+        render=render,
         method=request.method,
         path=request.url.path,
         body=body,
         if_match=request.headers.get("if-match"),
-        render=render,
     )
 
 
-def stored_json(status: int, body: BaseModel) -> StoredResponse:
-    """What a keyed guest route keeps: its status and its JSON body, as the route sends it."""
-    return StoredResponse(status, (), body.model_dump_json(by_alias=True).encode())
+def stored_view(
+    request: Request, view: Callable[[ResultT], BaseModel]
+) -> Callable[[ResultT], StoredResponse]:
+    """What a keyed FastAPI route keeps: ``view`` of its result as JSON, under the status the
+    route declares, so that a replay is the very answer the route sent the first time."""
+    status: int = request.scope["route"].status_code or 200  # FastAPI's when none is declared
+
+    def render(result: ResultT) -> StoredResponse:
+        return StoredResponse(status, (), view(result).model_dump_json(by_alias=True).encode())
+
+    return render
 
 
 def _session_body(session: Session) -> bytes:

@@ -12,34 +12,28 @@ Like the per-token limits, each server process counts on its own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..domain.errors import ResourceExhaustedError
 from ..settings import Settings
 from .limits import RateLimiter
 
 
+@dataclass
 class JoinLimits:
     """The two buckets every join passes, either off when its rate setting is 0."""
 
-    def __init__(
-        self, per_address: RateLimiter | None = None, per_link: RateLimiter | None = None
-    ) -> None:
-        self.per_address = per_address
-        self.per_link = per_link
+    per_address: RateLimiter | None = None
+    per_link: RateLimiter | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JoinLimits:
-        per_address = per_link = None
-        if settings.joins_per_address_per_minute > 0:
-            per_address = RateLimiter(
-                rate=settings.joins_per_address_per_minute / 60.0,
-                burst=settings.join_burst_per_address,
-            )
-        if settings.joins_per_link_per_minute > 0:
-            per_link = RateLimiter(
-                rate=settings.joins_per_link_per_minute / 60.0,
-                burst=settings.join_burst_per_link,
-            )
-        return cls(per_address, per_link)
+        return cls(
+            per_address=_per_minute(
+                settings.joins_per_address_per_minute, settings.join_burst_per_address
+            ),
+            per_link=_per_minute(settings.joins_per_link_per_minute, settings.join_burst_per_link),
+        )
 
     def check(self, address: str, code: str) -> None:
         """Count one join from ``address`` by ``code``; 429 when either is over its rate."""
@@ -47,6 +41,11 @@ class JoinLimits:
             _take(self.per_address, address, "from this address")
         if self.per_link is not None:
             _take(self.per_link, code, "by this link")
+
+
+def _per_minute(per_minute: float, burst: int) -> RateLimiter | None:
+    """A bucket of ``burst`` joins refilled at ``per_minute``; none (off) at 0."""
+    return RateLimiter(rate=per_minute / 60.0, burst=burst) if per_minute > 0 else None
 
 
 def _take(limiter: RateLimiter, key: str, whence: str) -> None:

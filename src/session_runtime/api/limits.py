@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Final
 
 from ..domain.auth import Principal
@@ -171,27 +172,24 @@ class SubscriptionCounter:
             self._open.pop(key, None)
 
 
+@dataclass
 class Limits:
     """The limits of one server process, applied to authenticated principals.
 
     Either part is ``None`` when its setting is 0 (off).
     """
 
-    def __init__(
-        self, rate: RateLimiter | None = None, subscriptions: SubscriptionCounter | None = None
-    ) -> None:
-        self.rate = rate
-        self.subscriptions = subscriptions
+    rate: RateLimiter | None = None
+    subscriptions: SubscriptionCounter | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        rate = None
-        if settings.rate_limit_per_second > 0:
-            rate = RateLimiter(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
-        subscriptions = None
-        if settings.max_subscriptions_per_token > 0:
-            subscriptions = SubscriptionCounter(cap=settings.max_subscriptions_per_token)
-        return cls(rate, subscriptions)
+        rate, burst = settings.rate_limit_per_second, settings.rate_limit_burst
+        cap = settings.max_subscriptions_per_token
+        return cls(
+            rate=RateLimiter(rate=rate, burst=burst) if rate > 0 else None,
+            subscriptions=SubscriptionCounter(cap=cap) if cap > 0 else None,
+        )
 
     def check_rate(self, principal: Principal) -> None:
         """Count one request of ``principal``'s token; 429 when it is over its rate."""

@@ -33,6 +33,17 @@ class SessionRuntimeError(Exception):
     code: ClassVar[str] = "INTERNAL"
     http_status: ClassVar[int] = 500
 
+    def __init_subclass__(
+        cls, *, code: str | None = None, http_status: int | None = None, **kwargs: Any
+    ) -> None:
+        # Each class of the tree states its contract code and status on its ``class`` line;
+        # a subclass that states neither keeps its parent's.
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if http_status is not None:
+            cls.http_status = http_status
+
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
@@ -46,11 +57,8 @@ class SessionRuntimeError(Exception):
         return f"{type(self).__name__}({self.message!r}, details={self.details!r})"
 
 
-class ValidationError(SessionRuntimeError):
+class ValidationError(SessionRuntimeError, code="VALIDATION_ERROR", http_status=422):
     """The input does not fit the contract; ``details`` lists ``{"path", "message"}`` items."""
-
-    code = "VALIDATION_ERROR"
-    http_status = 422
 
     @classmethod
     def at(cls, path: str, message: str) -> ValidationError:
@@ -58,25 +66,16 @@ class ValidationError(SessionRuntimeError):
         return cls(f"{path}: {message}", details=[{"path": path, "message": message}])
 
 
-class UnauthenticatedError(SessionRuntimeError):
+class UnauthenticatedError(SessionRuntimeError, code="UNAUTHENTICATED", http_status=401):
     """No token, or a token that is unknown, malformed or revoked."""
 
-    code = "UNAUTHENTICATED"
-    http_status = 401
 
-
-class PermissionDeniedError(SessionRuntimeError):
+class PermissionDeniedError(SessionRuntimeError, code="PERMISSION_DENIED", http_status=403):
     """The caller is known but may not do this."""
 
-    code = "PERMISSION_DENIED"
-    http_status = 403
 
-
-class NotFoundError(SessionRuntimeError):
+class NotFoundError(SessionRuntimeError, code="NOT_FOUND", http_status=404):
     """A resource does not exist; ``details["resource"]`` names which one."""
-
-    code = "NOT_FOUND"
-    http_status = 404
 
     @classmethod
     def of(cls, resource: str, resource_id: str) -> NotFoundError:
@@ -86,18 +85,12 @@ class NotFoundError(SessionRuntimeError):
         )
 
 
-class FailedPreconditionError(SessionRuntimeError):
+class FailedPreconditionError(SessionRuntimeError, code="FAILED_PRECONDITION", http_status=409):
     """The session is not in a state that allows this (final status, version mismatch)."""
 
-    code = "FAILED_PRECONDITION"
-    http_status = 409
 
-
-class ResourceExhaustedError(SessionRuntimeError):
+class ResourceExhaustedError(SessionRuntimeError, code="RESOURCE_EXHAUSTED", http_status=413):
     """A size limit or a rate limit was reached (413 for sizes, 429 for rates)."""
-
-    code = "RESOURCE_EXHAUSTED"
-    http_status = 413
 
     def __init__(
         self,
@@ -112,19 +105,13 @@ class ResourceExhaustedError(SessionRuntimeError):
         self.retry_after = retry_after
 
 
-class UnavailableError(SessionRuntimeError):
+class UnavailableError(SessionRuntimeError, code="UNAVAILABLE", http_status=503):
     """Storage cannot be reached right now; nothing was written and the call may be retried."""
 
-    code = "UNAVAILABLE"
-    http_status = 503
 
-
-class MethodNotAllowedError(SessionRuntimeError):
+class MethodNotAllowedError(SessionRuntimeError, code="METHOD_NOT_ALLOWED", http_status=405):
     """The path exists but not with this HTTP method; ``details["allowed"]`` lists its methods
     (also sent as the ``Allow`` header)."""
-
-    code = "METHOD_NOT_ALLOWED"
-    http_status = 405
 
     @classmethod
     def of(cls, method: str, allowed: list[str]) -> MethodNotAllowedError:

@@ -87,15 +87,8 @@ class ShareLinkView(_Body):
 
     @classmethod
     def of(cls, share: ShareLink) -> ShareLinkView:
-        return cls(
-            id=share.id,
-            project_id=share.project_id,
-            session_id=share.session_id,
-            created_by=share.created_by,
-            created_at=share.created_at,
-            expires_at=share.expires_at,
-            revoked_at=share.revoked_at,
-        )
+        # Read by field name, so the code's hash (not a field here) never leaves the server.
+        return cls.model_validate(share, from_attributes=True)
 
 
 class CreatedShareLink(ShareLinkView):
@@ -127,9 +120,4 @@ class ErasureView(_Body):
 
     @classmethod
     def of(cls, erasure: GuestErasure) -> ErasureView:
-        return cls(
-            guest_id=erasure.guest_id,
-            sessions=erasure.sessions,
-            share_links=erasure.share_links,
-            tokens=erasure.tokens,
-        )
+        return cls.model_validate(erasure, from_attributes=True)

@@ -161,11 +161,7 @@ def build_stats(project_id: str, query: StatsInput, aggregate: StatsAggregate) -
         )
     return SessionStats(
         project_id=project_id,
-        mode=query.mode,
-        event_id=query.event_id,
-        experience_id=query.experience_id,
-        from_=query.from_,
-        to=query.to,
+        **query.model_dump(),  # the figures say which sessions they count
         totals=_status_counts(totals),
         experiences=funnels,
     )
