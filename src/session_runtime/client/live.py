@@ -50,6 +50,7 @@ class _LiveState:
         self.error: SessionRuntimeError | None = None
         self.is_ended = False
         self.reconnects = 0
+        self.failures_in_a_row = 0
 
     def request_headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
@@ -59,6 +60,7 @@ class _LiveState:
 
     def connected(self) -> None:
         self.error = None
+        self.failures_in_a_row = 0
 
     def receive(self, item: ServerSentEvent | Comment) -> Session | None:
         """The new snapshot ``item`` carries, if it carries one we have not seen."""
@@ -150,14 +152,16 @@ class _LiveView(Generic[HttpT, SnapshotsT]):
     def is_closed(self) -> bool:
         return self._closing.is_set()
 
-    def _retry_delay(self, error: SessionRuntimeError, attempt: int) -> float | None:
-        """Seconds to wait before following again after ``error``, the ``attempt``-th failure
-        in a row; ``None`` when the policy gives up (the error is then the final one)."""
-        if not self._policy.should_retry(error, attempt):
-            self._state.fail(error)
-            return None
-        self._state.error = error
-        return self._policy.delay(attempt, error)
+    def _retry_delay(self, error: SessionRuntimeError) -> float:
+        """Seconds to wait before following again after ``error``; raises ``error`` when the
+        policy gives up (it is then the subscription's final error)."""
+        state = self._state
+        state.failures_in_a_row += 1
+        if not self._policy.should_retry(error, state.failures_in_a_row):
+            state.fail(error)
+            raise error
+        state.error = error
+        return self._policy.delay(state.failures_in_a_row, error)
 
     @property
     def project_id(self) -> str:
@@ -252,7 +256,6 @@ class LiveSession(_LiveView[httpx.Client, Generator[Session, None, None]]):
     def _follow(self) -> Generator[Session, None, None]:
         state, policy = self._state, self._policy
         timeout = _stream_timeout(self._http.timeout, policy)
-        attempt = 0
         while not self._closing.is_set():
             try:
                 with (
@@ -264,7 +267,6 @@ class LiveSession(_LiveView[httpx.Client, Generator[Session, None, None]]):
                     if response.status_code != 200:
                         response.read()
                         raise error_from_response(response)
-                    attempt = 0
                     state.connected()
                     for item in _items(response):
                         snapshot = state.receive(item)
@@ -274,11 +276,7 @@ class LiveSession(_LiveView[httpx.Client, Generator[Session, None, None]]):
                             return
                 delay = policy.delay(1)  # the server let go without `end`: follow again
             except SessionRuntimeError as error:
-                attempt += 1
-                retry_delay = self._retry_delay(error, attempt)
-                if retry_delay is None:
-                    raise
-                delay = retry_delay
+                delay = self._retry_delay(error)
             if self._closing.wait(delay):
                 return
             state.reconnects += 1
@@ -324,7 +322,6 @@ class AsyncLiveSession(_LiveView[httpx.AsyncClient, AsyncGenerator[Session, None
     async def _follow(self) -> AsyncGenerator[Session, None]:
         state, policy = self._state, self._policy
         timeout = _stream_timeout(self._http.timeout, policy)
-        attempt = 0
         while not self._closing.is_set():
             try:
                 with map_transport_errors():
@@ -334,7 +331,6 @@ class AsyncLiveSession(_LiveView[httpx.AsyncClient, AsyncGenerator[Session, None
                         if response.status_code != 200:
                             await response.aread()
                             raise error_from_response(response)
-                        attempt = 0
                         state.connected()
                         async with aclosing(_aitems(response)) as items:
                             async for item in items:
@@ -345,10 +341,6 @@ class AsyncLiveSession(_LiveView[httpx.AsyncClient, AsyncGenerator[Session, None
                                     return
                 delay = policy.delay(1)
             except SessionRuntimeError as error:
-                attempt += 1
-                retry_delay = self._retry_delay(error, attempt)
-                if retry_delay is None:
-                    raise
-                delay = retry_delay
+                delay = self._retry_delay(error)
             await asyncio.sleep(delay)
             state.reconnects += 1
