@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -160,18 +161,16 @@ class OutboxLedger:
         return self.outbox.view(project_id, session_id)
 
 
+@dataclass(slots=True)
 class SendAttempt:
     """Sending one queued write: a ``SessionRuntimeError`` raised inside ``with attempt:``
     means the server was not reached (the write stays queued and the backoff grows)."""
 
-    def __init__(
-        self, ledger: OutboxLedger, write: PendingWrite, call: Call[Any], request: httpx.Request
-    ) -> None:
-        self.ledger = ledger
-        self.write = write
-        self.call = call
-        self.request = request
-        self.is_unreachable = False
+    ledger: OutboxLedger
+    write: PendingWrite
+    call: Call[Any]
+    request: httpx.Request
+    is_unreachable: bool = False
 
     def answered(self, response: httpx.Response) -> None:
         self.ledger.answered(self.write, self.call, response)
