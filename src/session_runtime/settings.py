@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -172,11 +173,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         """``"10.0.0.5, 10.1.0.0/16"`` -> a tuple of networks, each checked."""
-        if isinstance(value, str):
-            value = [part for part in (item.strip() for item in value.split(",")) if part]
-        if not isinstance(value, list | tuple):
-            return value
-        return tuple(str(ipaddress.ip_network(str(item), strict=False)) for item in value)
+        return _each_of_list(value, lambda item: str(ipaddress.ip_network(item, strict=False)))
 
     @field_validator("public_url")
     @classmethod
@@ -192,11 +189,17 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """``"https://a.example, http://127.0.0.1:5173"`` -> a tuple of checked origins."""
-        if isinstance(value, str):
-            value = [part for part in (item.strip() for item in value.split(",")) if part]
-        if not isinstance(value, list | tuple):
-            return value
-        return tuple(_checked_origin(str(origin)) for origin in value)
+        return _each_of_list(value, _checked_origin)
+
+
+def _each_of_list(value: object, check: Callable[[str], str]) -> object:
+    """A comma-separated string (as the environment gives it) or a list, as a tuple of checked
+    items; anything else is left for pydantic to refuse with its usual message."""
+    if isinstance(value, str):
+        value = [part for part in (item.strip() for item in value.split(",")) if part]
+    if not isinstance(value, list | tuple):
+        return value
+    return tuple(check(str(item)) for item in value)
 
 
 def _checked_origin(origin: str) -> str:

@@ -14,7 +14,7 @@ from ..service import SessionService
 from .console import out, part_json, print_json, project_json, short_time, table
 from .errors import command
 from .help_flag import FlagHelpGroup
-from .options import DatabaseOption, JsonOption, ProjectOption
+from .options import DatabaseOption, JsonOption, ProjectOption, option_without_default
 from .runner import run
 
 projects_app = typer.Typer(
@@ -32,11 +32,10 @@ NameArgument = Annotated[
 ]
 IdOption = Annotated[
     str | None,
-    typer.Option(
+    option_without_default(
         "--id",
         help="Choose the id: 1 to 128 letters, digits, '_' or '-', not starting with '-', so "
         "that it goes into URLs as is (default: a random one)",
-        show_default=False,
     ),
 ]
 

@@ -42,6 +42,7 @@ from .options import (
     ModeFilter,
     ProjectOption,
     StatusFilter,
+    option_without_default,
     session_filters,
 )
 from .remote import TokenOption, require_token
@@ -147,11 +148,10 @@ def export_sessions(
     database: DatabaseOption = None,
     url: Annotated[
         str | None,
-        typer.Option(
+        option_without_default(
             "--url",
             envvar="SESSION_RUNTIME_URL",
             help="Export from this server (its /sessions:export) instead of a database file.",
-            show_default=False,
         ),
     ] = None,
     token: TokenOption = None,

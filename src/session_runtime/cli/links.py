@@ -23,7 +23,7 @@ from ..settings import Settings
 from .console import out, print_json, short_time, table
 from .errors import command
 from .help_flag import FlagHelpGroup
-from .options import DatabaseOption, JsonOption, ProjectOption
+from .options import DatabaseOption, JsonOption, ProjectOption, option_without_default
 from .purge import parse_age
 from .runner import load_settings, run_with
 
@@ -38,11 +38,10 @@ guests_app = typer.Typer(
 
 UrlOption = Annotated[
     str | None,
-    typer.Option(
+    option_without_default(
         "--url",
         help="The address guests reach the server at (default: $SESSION_RUNTIME_PUBLIC_URL, "
         "else the address serve listens on)",
-        show_default=False,
     ),
 ]
 
@@ -80,17 +79,16 @@ def _state(link: JoinLink) -> str:
 def create_link(
     project: ProjectOption,
     event: Annotated[
-        str | None, typer.Option(help="Only for this event's sessions.", show_default=False)
+        str | None, option_without_default(help="Only for this event's sessions.")
     ] = None,
     label: Annotated[
-        str | None, typer.Option(help="A name for people (Entrance A).", show_default=False)
+        str | None, option_without_default(help="A name for people (Entrance A).")
     ] = None,
     expires_in: Annotated[
-        str | None,
-        typer.Option(help="Stop taking guests after this long: 12h, 2d...", show_default=False),
+        str | None, option_without_default(help="Stop taking guests after this long: 12h, 2d...")
     ] = None,
     max_guests: Annotated[
-        int | None, typer.Option(help="Take at most this many guests.", show_default=False)
+        int | None, option_without_default(help="Take at most this many guests.")
     ] = None,
     url: UrlOption = None,
     qr: Annotated[bool, typer.Option("--qr/--no-qr", help="Draw the QR code.")] = True,

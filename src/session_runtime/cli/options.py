@@ -10,6 +10,13 @@ import typer
 from ..domain.models import Mode, SessionStatus
 
 
+def option_without_default(*names: str, help: str, **settings: Any) -> Any:
+    """An option whose help shows no default: it has none to show (``None`` stands for "not
+    given"), or it must be given. Typer would otherwise print ``[default: None]``.
+    """
+    return typer.Option(*names, help=help, show_default=False, **settings)
+
+
 def flag(*names: str, help: str) -> Any:
     """A yes-or-no option given alone (``--json``), shown in help without a value.
 
@@ -21,22 +28,20 @@ def flag(*names: str, help: str) -> Any:
 
 DatabaseOption = Annotated[
     Path | None,
-    typer.Option(
+    option_without_default(
         "--database",
         "-d",
         help="The SQLite database file "
         "(default: $SESSION_RUNTIME_DATABASE_PATH or ./var/session-runtime.db)",
         dir_okay=False,
-        show_default=False,
     ),
 ]
 DatabaseUrlOption = Annotated[
     str | None,
-    typer.Option(
+    option_without_default(
         "--database-url",
         help="postgresql://... to use PostgreSQL instead of the SQLite file "
         "(default: $DATABASE_URL)",
-        show_default=False,
     ),
 ]
 JsonOption = Annotated[
@@ -45,18 +50,16 @@ JsonOption = Annotated[
 ProjectOption = Annotated[str, typer.Option("--project", "-p", help="The project's id.")]
 
 EventFilter = Annotated[
-    str | None, typer.Option("--event", help="Only this event's sessions.", show_default=False)
+    str | None, option_without_default("--event", help="Only this event's sessions.")
 ]
 ExperienceFilter = Annotated[
-    str | None,
-    typer.Option("--experience", help="Only this experience's sessions.", show_default=False),
+    str | None, option_without_default("--experience", help="Only this experience's sessions.")
 ]
 StatusFilter = Annotated[
-    SessionStatus | None,
-    typer.Option("--status", help="Only sessions in this status.", show_default=False),
+    SessionStatus | None, option_without_default("--status", help="Only sessions in this status.")
 ]
 ModeFilter = Annotated[
-    Mode | None, typer.Option("--mode", help="Only sessions of this mode.", show_default=False)
+    Mode | None, option_without_default("--mode", help="Only sessions of this mode.")
 ]
 
 

@@ -18,7 +18,7 @@ from ..domain.ports import PurgeCount
 from ..domain.timestamps import utc_now
 from ..service import SessionService
 from .console import out, plural, print_hint, print_json, table
-from .options import DatabaseOption, JsonOption, flag
+from .options import DatabaseOption, JsonOption, ModeFilter, flag, option_without_default
 from .runner import run
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -58,19 +58,14 @@ def _counts_json(counts: list[PurgeCount]) -> list[dict[str, object]]:
 def purge(
     older_than: Annotated[
         str,
-        typer.Option(
+        option_without_default(
             "--older-than",
             help="Sessions with no update for longer than this: 90d, 12h, 30m, 45s, 2w.",
-            show_default=False,
         ),
     ],
-    mode: Annotated[
-        Mode | None,
-        typer.Option("--mode", help="Only sessions of this mode.", show_default=False),
-    ] = None,
+    mode: ModeFilter = None,
     project: Annotated[
-        str | None,
-        typer.Option("--project", "-p", help="Only this project's sessions.", show_default=False),
+        str | None, option_without_default("--project", "-p", help="Only this project's sessions.")
     ] = None,
     dry_run: Annotated[
         bool, flag("--dry-run", help="Print what would be deleted; delete nothing.")

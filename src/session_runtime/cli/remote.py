@@ -13,31 +13,28 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import typer
-
 from ..client import AsyncProjectClient, AsyncSessionRuntimeClient
 from ..service import SessionService
 from .errors import EXIT_USAGE, CliError
+from .options import option_without_default
 from .runner import run
 
 T = TypeVar("T")
 
 UrlOption = Annotated[
     str | None,
-    typer.Option(
+    option_without_default(
         "--url",
         envvar="SESSION_RUNTIME_URL",
         help="Ask this server (http://host:port) instead of reading the database file.",
-        show_default=False,
     ),
 ]
 TokenOption = Annotated[
     str | None,
-    typer.Option(
+    option_without_default(
         "--token",
         envvar="SESSION_RUNTIME_TOKEN",
         help="The bearer token for --url (better given as $SESSION_RUNTIME_TOKEN).",
-        show_default=False,
     ),
 ]
 

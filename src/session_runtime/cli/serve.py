@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Annotated
 
-import typer
 import uvicorn
 
 from ..api.app import create_app
@@ -28,7 +27,7 @@ from .console import out
 from .demo import create_demo_if_empty, print_demo
 from .errors import CliError
 from .logs import configure_logging
-from .options import DatabaseOption, DatabaseUrlOption
+from .options import DatabaseOption, DatabaseUrlOption, option_without_default
 from .runner import load_settings, run_with
 from .server_lock import DatabaseInUseError, ServerLock, ServerRecord
 
@@ -116,16 +115,13 @@ def run_server(settings: Settings, sock: socket.socket) -> None:
 def serve(
     host: Annotated[
         str | None,
-        typer.Option(
-            help="Address to listen on (default: $SESSION_RUNTIME_HOST or 127.0.0.1)",
-            show_default=False,
+        option_without_default(
+            help="Address to listen on (default: $SESSION_RUNTIME_HOST or 127.0.0.1)"
         ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(
-            help="Port to listen on (default: $SESSION_RUNTIME_PORT or 8000)", show_default=False
-        ),
+        option_without_default(help="Port to listen on (default: $SESSION_RUNTIME_PORT or 8000)"),
     ] = None,
     database: DatabaseOption = None,
     database_url: DatabaseUrlOption = None,

@@ -28,6 +28,7 @@ from .options import (
     ProjectOption,
     StatusFilter,
     flag,
+    option_without_default,
     session_filters,
 )
 from .remote import TokenOption, UrlOption, run_on_file_or_server
@@ -75,8 +76,7 @@ def list_sessions(
     mode: ModeFilter = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many sessions.")] = 50,
     cursor: Annotated[
-        str | None,
-        typer.Option(help="Continue after a previous page (its next cursor).", show_default=False),
+        str | None, option_without_default(help="Continue after a previous page (its next cursor).")
     ] = None,
     database: DatabaseOption = None,
     url: UrlOption = None,
@@ -100,15 +100,8 @@ def list_sessions(
 
     async def list_remote(client: AsyncProjectClient) -> tuple[SessionPage, dict[str, str]]:
         parsed = ListSessionsInput.model_validate(query)
-        page = await client.list_sessions(
-            event_id=parsed.event_id,
-            experience_id=parsed.experience_id,
-            status=parsed.status,
-            mode=parsed.mode,
-            limit=parsed.limit,
-            cursor=parsed.cursor,
-        )
-        return page, {}
+        # The input's fields are the client's keyword arguments, by the same names.
+        return await client.list_sessions(**parsed.model_dump()), {}
 
     page, names = run_on_file_or_server(database, url, token, project, list_page, list_remote)
     if json_output:
@@ -245,7 +238,7 @@ def watch_session(
     ] = 0.5,
     timeout: Annotated[
         float | None,
-        typer.Option(min=0, help="Give up after this many seconds (exit 1).", show_default=False),
+        option_without_default(min=0, help="Give up after this many seconds (exit 1)."),
     ] = None,
     database: DatabaseOption = None,
     url: UrlOption = None,

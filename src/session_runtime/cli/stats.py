@@ -13,7 +13,14 @@ from ..domain.models import Mode
 from ..domain.stats import ExperienceFunnel, SessionStats
 from ..service import SessionService
 from .console import out, plural, print_json, table
-from .options import DatabaseOption, EventFilter, ExperienceFilter, JsonOption, ProjectOption
+from .options import (
+    DatabaseOption,
+    EventFilter,
+    ExperienceFilter,
+    JsonOption,
+    ProjectOption,
+    option_without_default,
+)
 from .remote import TokenOption, UrlOption, run_on_file_or_server
 
 BAR_WIDTH = 30
@@ -56,11 +63,10 @@ def session_stats(
     ] = Mode.GUEST,
     since: Annotated[
         datetime | None,
-        typer.Option("--from", help="Sessions created at or after (UTC).", show_default=False),
+        option_without_default("--from", help="Sessions created at or after (UTC)."),
     ] = None,
     until: Annotated[
-        datetime | None,
-        typer.Option("--to", help="Sessions created before (UTC).", show_default=False),
+        datetime | None, option_without_default("--to", help="Sessions created before (UTC).")
     ] = None,
     database: DatabaseOption = None,
     url: UrlOption = None,

@@ -14,7 +14,7 @@ from ..service import SessionService
 from .console import out, print_json, short_time, table, token_json
 from .errors import command
 from .help_flag import FlagHelpGroup
-from .options import DatabaseOption, JsonOption, ProjectOption, flag
+from .options import DatabaseOption, JsonOption, ProjectOption, flag, option_without_default
 from .runner import run
 
 tokens_app = typer.Typer(
@@ -34,15 +34,15 @@ def _describe(record: TokenRecord) -> str:
 def create_token(
     project: ProjectOption,
     user: Annotated[
-        str | None, typer.Option(help="A member's user name (with --role).", show_default=False)
+        str | None, option_without_default(help="A member's user name (with --role).")
     ] = None,
     role: Annotated[
-        Role | None, typer.Option(help="The member's role (with --user).", show_default=False)
+        Role | None, option_without_default(help="The member's role (with --user).")
     ] = None,
     guest: Annotated[bool, flag("--guest", help="A guest token (a kiosk, a join link).")] = False,
     event: Annotated[
         str | None,
-        typer.Option(help="Bind the guest token to this event (with --guest).", show_default=False),
+        option_without_default(help="Bind the guest token to this event (with --guest)."),
     ] = None,
     database: DatabaseOption = None,
     json_output: JsonOption = False,

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import pydantic
 
-from ..domain.guest_views import CreatedShareLink, ErasureView, JoinResponse
+from ..domain.guest_views import CreatedShareLink, ErasureView
 from ..domain.models import (
     ConfigSource,
     CreateSessionResult,
@@ -36,18 +36,12 @@ from ..domain.models import (
 from ..domain.stats import SessionStats
 from . import guest_operations, operations
 from .cache import QueryCache
+from .client_base import ClientBase, ProjectClientBase
 from .errors import map_transport_errors
 from .live import AsyncLiveSession
 from .operations import DEFAULT_TIMEOUT, Call, client_headers, new_session_id
-from .outbox import (
-    DEFAULT_OUTBOX_POLICY,
-    FailedWrite,
-    Outbox,
-    PendingWrite,
-    SessionView,
-    WriteFailedCallback,
-)
-from .outbox_senders import AsyncOutboxSender, OutboxLedger
+from .outbox import DEFAULT_OUTBOX_POLICY, WriteFailedCallback
+from .outbox_senders import AsyncOutboxSender
 from .reconnect import ReconnectPolicy
 
 __all__ = ["AsyncProjectClient", "AsyncSessionRuntimeClient"]
@@ -55,7 +49,7 @@ __all__ = ["AsyncProjectClient", "AsyncSessionRuntimeClient"]
 ResultT = TypeVar("ResultT", bound=pydantic.BaseModel)
 
 
-class AsyncSessionRuntimeClient:
+class AsyncSessionRuntimeClient(ClientBase[httpx.AsyncClient]):
     """Talks to a session-runtime server over HTTP, from asyncio; share it within one loop.
 
     ``token`` is a member or guest token. ``transport`` replaces httpx's network transport (to
@@ -80,16 +74,11 @@ class AsyncSessionRuntimeClient:
         on_write_failed: WriteFailedCallback | None = None,
         outbox_policy: ReconnectPolicy = DEFAULT_OUTBOX_POLICY,
     ) -> None:
-        self.cache = cache if cache is not None else QueryCache()
-        self.reconnect = reconnect if reconnect is not None else ReconnectPolicy()
-        self.guest: JoinResponse | None = None
-        self._http = httpx.AsyncClient(
+        http = httpx.AsyncClient(
             base_url=base_url, headers=client_headers(token), timeout=timeout, transport=transport
         )
-        self._outbox: AsyncOutboxSender | None = None
-        if outbox is not None:
-            ledger = OutboxLedger(Outbox(outbox), self.cache, outbox_policy, on_write_failed)
-            self._outbox = AsyncOutboxSender(self._http, ledger)
+        super().__init__(http, cache, reconnect, outbox, outbox_policy, on_write_failed)
+        self._outbox = None if self._ledger is None else AsyncOutboxSender(http, self._ledger)
 
     @classmethod
     async def join(
@@ -115,8 +104,7 @@ class AsyncSessionRuntimeClient:
         except BaseException:
             await client.aclose()
             raise
-        client.guest = identity
-        client._http.headers["Authorization"] = f"Bearer {identity.token}"
+        client._become_guest(identity)
         return client
 
     async def my_sessions(self, limit: int = 50) -> list[Session]:
@@ -131,14 +119,6 @@ class AsyncSessionRuntimeClient:
         working at once)."""
         return await self.send(guest_operations.erase_me())
 
-    @property
-    def base_url(self) -> httpx.URL:
-        return self._http.base_url
-
-    @property
-    def is_closed(self) -> bool:
-        return self._http.is_closed
-
     def project(self, project_id: str) -> AsyncProjectClient:
         """The operations on one project's sessions.
 
@@ -148,38 +128,15 @@ class AsyncSessionRuntimeClient:
 
     async def send(self, call: Call[ResultT], *, use_cache: bool = False) -> ResultT:
         """Run one operation (see ``session_runtime.client.operations``)."""
-        if use_cache:
-            cached = call.cached(self.cache)
-            if cached is not None:
-                return cached
+        cached = self._cached_answer(call, use_cache)
+        if cached is not None:
+            return cached
         if call.write is not None and self._outbox is not None:
             return await self._outbox.submit(call)
         request = call.build_request(self._http)
         with map_transport_errors():
             response = await self._http.send(request)
-        result = call.finish(response, self.cache)
-        if self._outbox is not None and isinstance(result, Session):
-            self._outbox.ledger.outbox.remember(result)
-        return result
-
-    @property
-    def has_outbox(self) -> bool:
-        return self._outbox is not None
-
-    def _ledger(self) -> OutboxLedger:
-        if self._outbox is None:
-            raise RuntimeError("this client has no outbox: pass outbox='path/to/outbox.db'")
-        return self._outbox.ledger
-
-    @property
-    def pending_writes(self) -> list[PendingWrite]:
-        """The writes queued in the outbox, oldest first (none without an outbox)."""
-        return [] if self._outbox is None else self._outbox.ledger.outbox.pending()
-
-    @property
-    def failed_writes(self) -> list[FailedWrite]:
-        """Queued writes the server refused for good since this client started."""
-        return [] if self._outbox is None else list(self._outbox.ledger.failed_writes)
+        return self._finish(call, response)
 
     async def flush(self, timeout: float = 30.0) -> bool:
         """Send the outbox's queued writes now, waiting up to ``timeout`` seconds for the
@@ -187,10 +144,6 @@ class AsyncSessionRuntimeClient:
         if self._outbox is None:
             return True
         return await self._outbox.flush(timeout)
-
-    def session_view(self, project_id: str, session_id: str) -> SessionView:
-        """The session's last server snapshot with the outbox's pending writes merged in."""
-        return self._ledger().view(project_id, session_id)
 
     def _subscribe(
         self, project_id: str, session_id: str | None, reconnect: ReconnectPolicy | None
@@ -203,7 +156,8 @@ class AsyncSessionRuntimeClient:
         queued writes stay in the outbox for the next client on that file."""
         if self._outbox is not None:
             await self._outbox.close()
-            self._outbox.ledger.outbox.close()
+        if self._ledger is not None:
+            self._ledger.outbox.close()
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncSessionRuntimeClient:
@@ -212,16 +166,9 @@ class AsyncSessionRuntimeClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def __repr__(self) -> str:
-        return f"<AsyncSessionRuntimeClient {self.base_url}>"
 
-
-class AsyncProjectClient:
+class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
     """The session operations of one project, as the contract's hooks name them."""
-
-    def __init__(self, client: AsyncSessionRuntimeClient, project_id: str) -> None:
-        self.client = client
-        self.project_id = project_id
 
     async def create_session(
         self,
@@ -255,11 +202,6 @@ class AsyncProjectClient:
                 session_id=session_id or (new_session_id() if self.client.has_outbox else None),
             )
         )
-
-    def session_view(self, session_id: str) -> SessionView:
-        """The session as this client sees it: the server's last snapshot with the outbox's
-        pending writes merged in, and ``has_pending_writes`` (needs an outbox)."""
-        return self.client.session_view(self.project_id, session_id)
 
     async def get_session(self, session_id: str, *, use_cache: bool = False) -> Session:
         """The session as stored. With ``use_cache=True``, a fresh cached copy is returned
@@ -407,6 +349,3 @@ class AsyncProjectClient:
         ...         print(session.version)
         """
         return self.client._subscribe(self.project_id, session_id, reconnect)
-
-    def __repr__(self) -> str:
-        return f"<AsyncProjectClient {self.project_id!r} of {self.client!r}>"

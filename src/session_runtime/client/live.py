@@ -18,6 +18,7 @@ import asyncio
 import threading
 from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import aclosing
+from typing import Generic, TypeVar
 
 import httpx
 import pydantic
@@ -33,6 +34,9 @@ from .sse import Comment, EventStreamDecoder, ServerSentEvent
 
 __all__ = ["AsyncLiveSession", "LiveSession"]
 
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+SnapshotsT = TypeVar("SnapshotsT", Generator[Session, None, None], AsyncGenerator[Session, None])
+
 
 class _LiveState:
     """What both kinds of subscription know, updated one server-sent event at a time (no I/O)."""
@@ -46,6 +50,7 @@ class _LiveState:
         self.error: SessionRuntimeError | None = None
         self.is_ended = False
         self.reconnects = 0
+        self.failures_in_a_row = 0
 
     def request_headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
@@ -55,6 +60,7 @@ class _LiveState:
 
     def connected(self) -> None:
         self.error = None
+        self.failures_in_a_row = 0
 
     def receive(self, item: ServerSentEvent | Comment) -> Session | None:
         """The new snapshot ``item`` carries, if it carries one we have not seen."""
@@ -121,15 +127,41 @@ def _stream_timeout(timeout: httpx.Timeout, policy: ReconnectPolicy) -> httpx.Ti
     )
 
 
-class _LiveView:
+class _LiveView(Generic[HttpT, SnapshotsT]):
     """The read-only face both subscriptions share, and what they are made of."""
 
     def __init__(
-        self, cache: QueryCache, project_id: str, session_id: str | None, policy: ReconnectPolicy
+        self,
+        http: HttpT,
+        cache: QueryCache,
+        project_id: str,
+        session_id: str | None,
+        policy: ReconnectPolicy,
     ) -> None:
+        self._http: HttpT = http
         self._policy = policy
         self._state = _LiveState(project_id, session_id, cache)
         self._path = "" if session_id is None else events_path(project_id, session_id)
+        self._closing = threading.Event()
+        # Held while a reader waits for the next snapshot: the blocking client may be read
+        # from several threads, the async one from one task (which never waits for it).
+        self._reading = threading.Lock()
+        self._snapshots: SnapshotsT | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closing.is_set()
+
+    def _retry_delay(self, error: SessionRuntimeError) -> float:
+        """Seconds to wait before following again after ``error``; raises ``error`` when the
+        policy gives up (it is then the subscription's final error)."""
+        state = self._state
+        state.failures_in_a_row += 1
+        if not self._policy.should_retry(error, state.failures_in_a_row):
+            state.fail(error)
+            raise error
+        state.error = error
+        return self._policy.delay(state.failures_in_a_row, error)
 
     @property
     def project_id(self) -> str:
@@ -178,7 +210,7 @@ class _LiveView:
         )
 
 
-class LiveSession(_LiveView):
+class LiveSession(_LiveView[httpx.Client, Generator[Session, None, None]]):
     """A live view of one session, for the blocking client.
 
     >>> with project.subscribe_session(session_id) as live:          # doctest: +SKIP
@@ -190,24 +222,6 @@ class LiveSession(_LiveView):
     Iterate it from one thread at a time. ``close()`` from another thread takes effect at the
     stream's next event or heartbeat.
     """
-
-    def __init__(
-        self,
-        http: httpx.Client,
-        cache: QueryCache,
-        project_id: str,
-        session_id: str | None,
-        policy: ReconnectPolicy,
-    ) -> None:
-        super().__init__(cache, project_id, session_id, policy)
-        self._http = http
-        self._closing = threading.Event()
-        self._reading = threading.Lock()  # held while a thread waits for the next snapshot
-        self._snapshots: Generator[Session, None, None] | None = None
-
-    @property
-    def is_closed(self) -> bool:
-        return self._closing.is_set()
 
     def __iter__(self) -> LiveSession:
         return self
@@ -242,7 +256,6 @@ class LiveSession(_LiveView):
     def _follow(self) -> Generator[Session, None, None]:
         state, policy = self._state, self._policy
         timeout = _stream_timeout(self._http.timeout, policy)
-        attempt = 0
         while not self._closing.is_set():
             try:
                 with (
@@ -254,7 +267,6 @@ class LiveSession(_LiveView):
                     if response.status_code != 200:
                         response.read()
                         raise error_from_response(response)
-                    attempt = 0
                     state.connected()
                     for item in _items(response):
                         snapshot = state.receive(item)
@@ -264,18 +276,13 @@ class LiveSession(_LiveView):
                             return
                 delay = policy.delay(1)  # the server let go without `end`: follow again
             except SessionRuntimeError as error:
-                attempt += 1
-                if not policy.should_retry(error, attempt):
-                    state.fail(error)
-                    raise
-                state.error = error
-                delay = policy.delay(attempt, error)
+                delay = self._retry_delay(error)
             if self._closing.wait(delay):
                 return
             state.reconnects += 1
 
 
-class AsyncLiveSession(_LiveView):
+class AsyncLiveSession(_LiveView[httpx.AsyncClient, AsyncGenerator[Session, None]]):
     """A live view of one session, for the async client.
 
     >>> async with project.subscribe_session(session_id) as live:    # doctest: +SKIP
@@ -286,28 +293,11 @@ class AsyncLiveSession(_LiveView):
     stream's next event or heartbeat (cancel the iterating task to stop at once).
     """
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        cache: QueryCache,
-        project_id: str,
-        session_id: str | None,
-        policy: ReconnectPolicy,
-    ) -> None:
-        super().__init__(cache, project_id, session_id, policy)
-        self._http = http
-        self._is_closed = False
-        self._snapshots: AsyncGenerator[Session, None] | None = None
-
-    @property
-    def is_closed(self) -> bool:
-        return self._is_closed
-
     def __aiter__(self) -> AsyncLiveSession:
         return self
 
     async def __anext__(self) -> Session:
-        if self._is_closed or self._state.session_id is None:
+        if self._closing.is_set() or self._state.session_id is None:
             raise StopAsyncIteration
         if self._snapshots is None:
             self._snapshots = self._follow()
@@ -315,7 +305,7 @@ class AsyncLiveSession(_LiveView):
 
     async def aclose(self) -> None:
         """Stop following and let go of the connection. Closing twice is harmless."""
-        self._is_closed = True
+        self._closing.set()
         self._state.is_loading = False
         if self._snapshots is not None:
             try:
@@ -332,8 +322,7 @@ class AsyncLiveSession(_LiveView):
     async def _follow(self) -> AsyncGenerator[Session, None]:
         state, policy = self._state, self._policy
         timeout = _stream_timeout(self._http.timeout, policy)
-        attempt = 0
-        while not self._is_closed:
+        while not self._closing.is_set():
             try:
                 with map_transport_errors():
                     async with self._http.stream(
@@ -342,22 +331,16 @@ class AsyncLiveSession(_LiveView):
                         if response.status_code != 200:
                             await response.aread()
                             raise error_from_response(response)
-                        attempt = 0
                         state.connected()
                         async with aclosing(_aitems(response)) as items:
                             async for item in items:
                                 snapshot = state.receive(item)
                                 if snapshot is not None:
                                     yield snapshot
-                                if state.is_ended or self._is_closed:
+                                if state.is_ended or self._closing.is_set():
                                     return
                 delay = policy.delay(1)
             except SessionRuntimeError as error:
-                attempt += 1
-                if not policy.should_retry(error, attempt):
-                    state.fail(error)
-                    raise
-                state.error = error
-                delay = policy.delay(attempt, error)
+                delay = self._retry_delay(error)
             await asyncio.sleep(delay)
             state.reconnects += 1

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -80,10 +80,6 @@ _SCHEMA: Final = (
         PRIMARY KEY (project_id, session_id)
     )""",
 )
-_WRITE_COLUMNS: Final = (
-    "sequence, idempotency_key, kind, project_id, session_id, method, path, body, headers, "
-    "queued_at, attempts, last_error"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +110,11 @@ class FailedWrite:
 
 
 WriteFailedCallback = Callable[[FailedWrite], None]
+
+# The columns of ``writes`` are the fields of ``PendingWrite``, by the same names.
+_WRITE_FIELDS: Final = tuple(field.name for field in fields(PendingWrite))
+_WRITE_COLUMNS: Final = ", ".join(_WRITE_FIELDS)
+_JSON_FIELDS: Final = ("body", "headers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,17 +320,8 @@ def apply_locally(session: Session | None, write: PendingWrite) -> Session | Non
 
 
 def _write_from_row(row: tuple[Any, ...]) -> PendingWrite:
-    return PendingWrite(
-        sequence=row[0],
-        idempotency_key=row[1],
-        kind=row[2],
-        project_id=row[3],
-        session_id=row[4],
-        method=row[5],
-        path=row[6],
-        body=None if row[7] is None else orjson.loads(row[7]),
-        headers=orjson.loads(row[8]),
-        queued_at=row[9],
-        attempts=row[10],
-        last_error=row[11],
-    )
+    values = dict(zip(_WRITE_FIELDS, row, strict=True))
+    for name in _JSON_FIELDS:
+        if values[name] is not None:
+            values[name] = orjson.loads(values[name])
+    return PendingWrite(**values)

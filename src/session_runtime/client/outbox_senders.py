@@ -14,6 +14,8 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -74,14 +76,23 @@ class OutboxLedger:
             headers=call.headers,
         )
 
-    def request(
-        self, write: PendingWrite, http: httpx.Client | httpx.AsyncClient
-    ) -> tuple[Call[Any], httpx.Request]:
-        """The request that sends ``write`` again, under the key it was queued with."""
-        call = queued_call(write)
-        request = call.build_request(http)
-        request.headers[IDEMPOTENCY_HEADER] = write.idempotency_key
-        return call, request
+    def one_pass(self, http: httpx.Client | httpx.AsyncClient) -> Iterator[SendAttempt]:
+        """The queued writes to send, in order, each as a :class:`SendAttempt`, until one
+        cannot reach the server; a pass that gets through them all ends the backoff."""
+        for write in self.outbox.pending():
+            call = queued_call(write)
+            request = call.build_request(http)
+            request.headers[IDEMPOTENCY_HEADER] = write.idempotency_key
+            attempt = SendAttempt(self, write, call, request)
+            yield attempt
+            if attempt.is_unreachable:
+                return
+        self.reached()
+
+    @property
+    def is_reachable(self) -> bool:
+        """Whether the last pass reached the server (no failure since)."""
+        return self.failures_in_a_row == 0
 
     def answered(self, write: PendingWrite, call: Call[Any], response: httpx.Response) -> None:
         """Settle a write the server answered; raises nothing but a retryable error."""
@@ -150,6 +161,33 @@ class OutboxLedger:
         return self.outbox.view(project_id, session_id)
 
 
+@dataclass(slots=True)
+class SendAttempt:
+    """Sending one queued write: a ``SessionRuntimeError`` raised inside ``with attempt:``
+    means the server was not reached (the write stays queued and the backoff grows)."""
+
+    ledger: OutboxLedger
+    write: PendingWrite
+    call: Call[Any]
+    request: httpx.Request
+    is_unreachable: bool = False
+
+    def answered(self, response: httpx.Response) -> None:
+        self.ledger.answered(self.write, self.call, response)
+
+    def __enter__(self) -> SendAttempt:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: object
+    ) -> bool:
+        if not isinstance(error, SessionRuntimeError):
+            return False
+        self.ledger.unreachable(self.write, error)
+        self.is_unreachable = True
+        return True
+
+
 def _unknown_session(project_id: str, session_id: str) -> Session:
     now = datetime.now(UTC)
     return Session.trusted(
@@ -186,19 +224,11 @@ class OutboxSender:
 
     def send_queued(self) -> bool:
         """One pass over the queue, in order; ``False`` if the server could not be reached."""
-        ledger = self.ledger
         with self._lock:
-            for write in ledger.outbox.pending():
-                call, request = ledger.request(write, self.http)
-                try:
-                    with map_transport_errors():
-                        response = self.http.send(request)
-                    ledger.answered(write, call, response)
-                except SessionRuntimeError as error:
-                    ledger.unreachable(write, error)
-                    return False
-            ledger.reached()
-            return True
+            for attempt in self.ledger.one_pass(self.http):
+                with attempt, map_transport_errors():
+                    attempt.answered(self.http.send(attempt.request))
+            return self.ledger.is_reachable
 
     def flush(self, timeout: float) -> bool:
         """Send every queued write, waiting up to ``timeout`` seconds; ``True`` once none is
@@ -261,19 +291,11 @@ class AsyncOutboxSender:
 
     async def send_queued(self) -> bool:
         """One pass over the queue, in order; ``False`` if the server could not be reached."""
-        ledger = self.ledger
         async with self._lock:
-            for write in ledger.outbox.pending():
-                call, request = ledger.request(write, self.http)
-                try:
-                    with map_transport_errors():
-                        response = await self.http.send(request)
-                    ledger.answered(write, call, response)
-                except SessionRuntimeError as error:
-                    ledger.unreachable(write, error)
-                    return False
-            ledger.reached()
-            return True
+            for attempt in self.ledger.one_pass(self.http):
+                with attempt, map_transport_errors():
+                    attempt.answered(await self.http.send(attempt.request))
+            return self.ledger.is_reachable
 
     async def flush(self, timeout: float) -> bool:
         """Send every queued write, waiting up to ``timeout`` seconds; ``True`` once none is

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 import pydantic
 
-from ..domain.guest_views import CreatedShareLink, ErasureView, JoinResponse
+from ..domain.guest_views import CreatedShareLink, ErasureView
 from ..domain.models import (
     ConfigSource,
     CreateSessionResult,
@@ -38,18 +38,12 @@ from ..domain.models import (
 from ..domain.stats import SessionStats
 from . import guest_operations, operations
 from .cache import QueryCache
+from .client_base import ClientBase, ProjectClientBase
 from .errors import map_transport_errors
 from .live import LiveSession
 from .operations import DEFAULT_TIMEOUT, Call, client_headers, new_session_id
-from .outbox import (
-    DEFAULT_OUTBOX_POLICY,
-    FailedWrite,
-    Outbox,
-    PendingWrite,
-    SessionView,
-    WriteFailedCallback,
-)
-from .outbox_senders import OutboxLedger, OutboxSender
+from .outbox import DEFAULT_OUTBOX_POLICY, WriteFailedCallback
+from .outbox_senders import OutboxSender
 from .reconnect import ReconnectPolicy
 
 __all__ = ["ProjectClient", "SessionRuntimeClient"]
@@ -57,7 +51,7 @@ __all__ = ["ProjectClient", "SessionRuntimeClient"]
 ResultT = TypeVar("ResultT", bound=pydantic.BaseModel)
 
 
-class SessionRuntimeClient:
+class SessionRuntimeClient(ClientBase[httpx.Client]):
     """Talks to a session-runtime server over HTTP, blocking; safe to share between threads.
 
     ``token`` is a member or guest token. ``transport`` replaces httpx's network transport (to
@@ -82,16 +76,11 @@ class SessionRuntimeClient:
         on_write_failed: WriteFailedCallback | None = None,
         outbox_policy: ReconnectPolicy = DEFAULT_OUTBOX_POLICY,
     ) -> None:
-        self.cache = cache if cache is not None else QueryCache()
-        self.reconnect = reconnect if reconnect is not None else ReconnectPolicy()
-        self.guest: JoinResponse | None = None
-        self._http = httpx.Client(
+        http = httpx.Client(
             base_url=base_url, headers=client_headers(token), timeout=timeout, transport=transport
         )
-        self._outbox: OutboxSender | None = None
-        if outbox is not None:
-            ledger = OutboxLedger(Outbox(outbox), self.cache, outbox_policy, on_write_failed)
-            self._outbox = OutboxSender(self._http, ledger)
+        super().__init__(http, cache, reconnect, outbox, outbox_policy, on_write_failed)
+        self._outbox = None if self._ledger is None else OutboxSender(http, self._ledger)
 
     @classmethod
     def join(
@@ -117,8 +106,7 @@ class SessionRuntimeClient:
         except BaseException:
             client.close()
             raise
-        client.guest = identity
-        client._http.headers["Authorization"] = f"Bearer {identity.token}"
+        client._become_guest(identity)
         return client
 
     def my_sessions(self, limit: int = 50) -> list[Session]:
@@ -133,14 +121,6 @@ class SessionRuntimeClient:
         working at once)."""
         return self.send(guest_operations.erase_me())
 
-    @property
-    def base_url(self) -> httpx.URL:
-        return self._http.base_url
-
-    @property
-    def is_closed(self) -> bool:
-        return self._http.is_closed
-
     def project(self, project_id: str) -> ProjectClient:
         """The operations on one project's sessions.
 
@@ -150,38 +130,15 @@ class SessionRuntimeClient:
 
     def send(self, call: Call[ResultT], *, use_cache: bool = False) -> ResultT:
         """Run one operation (see ``session_runtime.client.operations``)."""
-        if use_cache:
-            cached = call.cached(self.cache)
-            if cached is not None:
-                return cached
+        cached = self._cached_answer(call, use_cache)
+        if cached is not None:
+            return cached
         if call.write is not None and self._outbox is not None:
             return self._outbox.submit(call)
         request = call.build_request(self._http)
         with map_transport_errors():
             response = self._http.send(request)
-        result = call.finish(response, self.cache)
-        if self._outbox is not None and isinstance(result, Session):
-            self._outbox.ledger.outbox.remember(result)
-        return result
-
-    @property
-    def has_outbox(self) -> bool:
-        return self._outbox is not None
-
-    def _ledger(self) -> OutboxLedger:
-        if self._outbox is None:
-            raise RuntimeError("this client has no outbox: pass outbox='path/to/outbox.db'")
-        return self._outbox.ledger
-
-    @property
-    def pending_writes(self) -> list[PendingWrite]:
-        """The writes queued in the outbox, oldest first (none without an outbox)."""
-        return [] if self._outbox is None else self._outbox.ledger.outbox.pending()
-
-    @property
-    def failed_writes(self) -> list[FailedWrite]:
-        """Queued writes the server refused for good since this client started."""
-        return [] if self._outbox is None else list(self._outbox.ledger.failed_writes)
+        return self._finish(call, response)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Send the outbox's queued writes now, waiting up to ``timeout`` seconds for the
@@ -189,10 +146,6 @@ class SessionRuntimeClient:
         if self._outbox is None:
             return True
         return self._outbox.flush(timeout)
-
-    def session_view(self, project_id: str, session_id: str) -> SessionView:
-        """The session's last server snapshot with the outbox's pending writes merged in."""
-        return self._ledger().view(project_id, session_id)
 
     def _subscribe(
         self, project_id: str, session_id: str | None, reconnect: ReconnectPolicy | None
@@ -205,7 +158,8 @@ class SessionRuntimeClient:
         queued writes stay in the outbox for the next client on that file."""
         if self._outbox is not None:
             self._outbox.close()
-            self._outbox.ledger.outbox.close()
+        if self._ledger is not None:
+            self._ledger.outbox.close()
         self._http.close()
 
     def __enter__(self) -> SessionRuntimeClient:
@@ -214,16 +168,9 @@ class SessionRuntimeClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"<SessionRuntimeClient {self.base_url}>"
 
-
-class ProjectClient:
+class ProjectClient(ProjectClientBase[SessionRuntimeClient]):
     """The session operations of one project, as the contract's hooks name them."""
-
-    def __init__(self, client: SessionRuntimeClient, project_id: str) -> None:
-        self.client = client
-        self.project_id = project_id
 
     def create_session(
         self,
@@ -257,11 +204,6 @@ class ProjectClient:
                 session_id=session_id or (new_session_id() if self.client.has_outbox else None),
             )
         )
-
-    def session_view(self, session_id: str) -> SessionView:
-        """The session as this client sees it: the server's last snapshot with the outbox's
-        pending writes merged in, and ``has_pending_writes`` (needs an outbox)."""
-        return self.client.session_view(self.project_id, session_id)
 
     def get_session(self, session_id: str, *, use_cache: bool = False) -> Session:
         """The session as stored. With ``use_cache=True``, a fresh cached copy is returned
@@ -407,6 +349,3 @@ class ProjectClient:
         ...         print(session.version)
         """
         return self.client._subscribe(self.project_id, session_id, reconnect)
-
-    def __repr__(self) -> str:
-        return f"<ProjectClient {self.project_id!r} of {self.client!r}>"
