@@ -23,7 +23,8 @@ from session_runtime.runtime import SessionRuntime
 from session_runtime.settings import Settings
 
 # What `session-runtime serve` does, minus its logging setup: uvicorn picks uvloop and
-# httptools when they are installed.
+# httptools when they are installed; uvicorn's own access log and proxy headers are off (the
+# app writes its own log and reads X-Forwarded-For only from its trusted proxies).
 _LAUNCHER = """
 import resource, sys
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -39,6 +40,8 @@ uvicorn.run(
     port=settings.port,
     ws_max_size=settings.ws_max_message_bytes,
     log_level="warning",
+    access_log=False,
+    proxy_headers=False,
     lifespan="on",
 )
 """

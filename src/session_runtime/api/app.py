@@ -20,6 +20,7 @@ from ..settings import Settings
 from ..sweeper import StaleSessionSweeper
 from . import dashboard, docs, guest_pages, guest_routes, reports, routes, websocket
 from .client_address import ClientAddresses
+from .credentials import TokenWatch, recheck_seconds
 from .errors import error_responses, install_error_handlers
 from .idempotency import install_replay_handler
 from .join_limits import JoinLimits
@@ -29,6 +30,7 @@ from .pipeline import install_pipeline
 from .responses import JSONBytesResponse, SessionJson
 from .schemas import install_openapi
 from .session_routes import documented_routes
+from .streams import Heartbeats, LiveStreams
 
 DESCRIPTION = """\
 Experience sessions, written atomically and pushed live.
@@ -92,6 +94,7 @@ def create_app(
             yield
         finally:
             await sweeper.stop()
+            await live.token_watch.close()
             await runtime.close()
 
     app = FastAPI(
@@ -108,6 +111,16 @@ def create_app(
     app.state.metrics = metrics
     app.state.limits = limits = Limits.from_settings(settings)
     app.state.session_json = session_json = SessionJson()
+    app.state.live = live = LiveStreams(
+        service=runtime.service,
+        metrics=metrics,
+        limits=limits,
+        session_json=session_json,
+        token_watch=TokenWatch(
+            runtime.service, interval=recheck_seconds(settings.token_cache_seconds)
+        ),
+        heartbeats=Heartbeats(settings.heartbeat_seconds),
+    )
     app.state.join_limits = JoinLimits.from_settings(settings)
     app.state.client_addresses = ClientAddresses(settings.trusted_proxies)
     app.state.idempotency = idempotency = IdempotencyKeys(
@@ -153,14 +166,9 @@ def create_app(
         app,
         settings,
         session_routes={
-            "service": runtime.service,
-            "metrics": metrics,
-            "limits": limits,
-            "session_json": session_json,
+            "live": live,
             "idempotency": idempotency,
             "max_body_bytes": settings.max_body_bytes,
-            "heartbeat_seconds": settings.heartbeat_seconds,
-            "token_cache_seconds": settings.token_cache_seconds,
         },
     )
     install_openapi(app)

@@ -34,7 +34,6 @@ from ..domain.errors import SessionRuntimeError
 from ..domain.idempotency import IdempotencyClaim, RequestReplayed, StoredResponse
 from ..domain.models import Session
 from ..idempotency import IdempotencyKeys
-from ..service import SessionService
 from .errors import error_responses
 from .http import bearer_token, if_match_version, merge_path_field, read_json_chunks
 from .idempotency import (
@@ -45,8 +44,6 @@ from .idempotency import (
     stored_creation,
     stored_session,
 )
-from .limits import Limits
-from .metrics import Metrics
 from .responses import SessionJson
 from .schemas import (
     AbandonSessionBody,
@@ -56,7 +53,7 @@ from .schemas import (
     UpdateSessionProgressBody,
     json_body,
 )
-from .streams import serve_session_events
+from .streams import LiveStreams, serve_session_events
 
 logger = logging.getLogger(__name__)
 
@@ -73,24 +70,14 @@ class SessionRoutes:
         self,
         app: ASGIApp,
         *,
-        service: SessionService,
-        metrics: Metrics,
-        limits: Limits,
-        session_json: SessionJson,
+        live: LiveStreams,
         idempotency: IdempotencyKeys,
         max_body_bytes: int,
-        heartbeat_seconds: float,
-        token_cache_seconds: float,
     ) -> None:
         self.app = app
-        self.service = service
-        self.metrics = metrics
-        self.limits = limits
-        self.session_json = session_json
+        self.live = live
         self.idempotency = idempotency
         self.max_body_bytes = max_body_bytes
-        self.heartbeat_seconds = heartbeat_seconds
-        self.token_cache_seconds = token_cache_seconds
         handlers: dict[str, Handler] = {
             "create_session": self._create,
             "get_session": self._get,
@@ -126,12 +113,7 @@ class SessionRoutes:
             send,
             project_id=params["project_id"],
             session_id=params["session_id"],
-            service=self.service,
-            metrics=self.metrics,
-            limits=self.limits,
-            session_json=self.session_json,
-            heartbeat_seconds=self.heartbeat_seconds,
-            token_cache_seconds=self.token_cache_seconds,
+            live=self.live,
         )
 
     async def _create(
@@ -149,7 +131,7 @@ class SessionRoutes:
             )
             merge_path_field(body, "projectId", project_id)
             claim = self._claim(principal, scope, headers, body, stored_creation)
-            result = await self.service.create_session(principal, body, idempotency=claim)
+            result = await self.live.service.create_session(principal, body, idempotency=claim)
         except RequestReplayed as replay:
             await send_replay(send, replay.response)
             return
@@ -157,7 +139,7 @@ class SessionRoutes:
             await _send_error(scope, send, exc)
             return
         session = result.session
-        encoded = self.session_json(session)
+        encoded = self.live.session_json(session)
         content = b'{"sessionId":"%s","session":%s}' % (session.id.encode(), encoded)
         location = f"/v1/projects/{project_id}/sessions/{session.id}".encode()
         headers_out = [(b"etag", b'"%d"' % session.version), (b"location", location)]
@@ -169,11 +151,11 @@ class SessionRoutes:
     ) -> None:
         async def read() -> Session:
             principal = await self._authenticate(_headers(scope))
-            return await self.service.get_session(
+            return await self.live.service.get_session(
                 principal, params["project_id"], params["session_id"]
             )
 
-        await _answer(scope, send, read, self.session_json)
+        await _answer(scope, send, read, self.live.session_json)
 
     async def _write(
         self, action: str, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
@@ -181,13 +163,13 @@ class SessionRoutes:
         async def write() -> Session:
             return await self._apply(action, scope, params, _chunks(receive))
 
-        await _answer(scope, send, write, self.session_json)
+        await _answer(scope, send, write, self.live.session_json)
 
     async def _authenticate(self, headers: dict[bytes, bytes]) -> Principal:
         authorization = headers.get(b"authorization")
         token = bearer_token(None if authorization is None else authorization.decode("latin-1"))
-        principal = await self.service.authenticate(token)
-        self.limits.check_rate(principal)  # before the body is read: a refusal writes nothing
+        principal = await self.live.service.authenticate(token)
+        self.live.limits.check_rate(principal)  # before the body is read: a refusal writes nothing
         return principal
 
     async def _apply(
@@ -204,7 +186,7 @@ class SessionRoutes:
         if_match = _text(headers.get(b"if-match"))
         expected = if_match_version(if_match)
         claim = self._claim(principal, scope, headers, body, stored_session)
-        service = self.service
+        service = self.live.service
         if action == "update":
             return await service.update_session_progress(
                 principal, project_id, body, expected_version=expected, idempotency=claim

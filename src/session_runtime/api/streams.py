@@ -16,24 +16,27 @@ expired), the stream sends ``event: error`` with the one error body
 (``UNAUTHENTICATED``) and closes (see ``credentials``).
 
 A server holds thousands of these streams at once, so this endpoint is a plain ASGI handler
-called before FastAPI's routing (see ``session_routes``): per stream it keeps one task for the
-stream, one waiting for the client to leave, one re-checking its token now and then, and the
-subscription's mailbox, nothing more.
+called before FastAPI's routing (see ``session_routes``), and an idle stream holds as little
+as it can: the request's own task, waiting for the client to leave; the subscription's
+mailbox, which calls the stream back when a change arrives; one timer for its heartbeat; and
+an entry in the server's one ``TokenWatch``. A change is sent by a short task that lives
+while there is something to send; no snapshot is kept once it is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Final
 
 import orjson
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..domain.errors import SessionRuntimeError, UnauthenticatedError
 from ..service import SessionService
 from ..subscriptions import SessionSubscription
-from .credentials import CredentialCheck, recheck_seconds
+from .credentials import TokenWatch
 from .http import bearer_token
 from .limits import Limits, retry_after_headers
 from .metrics import Metrics
@@ -49,6 +52,18 @@ _STREAM_HEADERS: Final = [
 _HEARTBEAT: Final = {"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True}
 
 
+@dataclass(frozen=True, eq=False)
+class LiveStreams:
+    """What every open stream of one server (SSE or WebSocket) shares."""
+
+    service: SessionService
+    metrics: Metrics
+    limits: Limits
+    session_json: SessionJson
+    token_watch: TokenWatch
+    heartbeats: Heartbeats
+
+
 async def serve_session_events(
     scope: Scope,
     receive: Receive,
@@ -56,12 +71,7 @@ async def serve_session_events(
     *,
     project_id: str,
     session_id: str,
-    service: SessionService,
-    metrics: Metrics,
-    limits: Limits,
-    session_json: SessionJson,
-    heartbeat_seconds: float,
-    token_cache_seconds: float,
+    live: LiveStreams,
 ) -> None:
     """Authenticate, subscribe, then stream until the session is final, the client leaves or
     the token is no longer valid."""
@@ -74,11 +84,12 @@ async def serve_session_events(
             authorization = value.decode("latin-1")
         elif name == b"last-event-id":
             last_event_id = value.decode("latin-1")
+    service = live.service
     try:
         token = bearer_token(authorization)
         principal = await service.authenticate(token)
-        limits.check_rate(principal)
-        lease = limits.open_subscription(principal)
+        live.limits.check_rate(principal)
+        lease = live.limits.open_subscription(principal)
         try:
             subscription = await service.subscribe_session(principal, project_id, session_id)
         except BaseException:
@@ -94,92 +105,168 @@ async def serve_session_events(
         logger.exception("could not open the event stream of %s", session_id)
         await _send_error(send, 500, "INTERNAL", "an unexpected error occurred")
         return
-    metrics.subscriptions_opened("sse")
-    credentials = CredentialCheck(service, token, interval=recheck_seconds(token_cache_seconds))
-    try:
-        await _stream(
-            send,
-            receive,
-            subscription,
-            credentials,
-            session_json,
-            after_version=_version(last_event_id),
-            heartbeat_seconds=heartbeat_seconds,
-        )
-    finally:
-        metrics.subscriptions_closed("sse")
-        lease.release()
-
-
-async def _stream(
-    send: Send,
-    receive: Receive,
-    subscription: SessionSubscription,
-    credentials: CredentialCheck,
-    session_json: SessionJson,
-    *,
-    after_version: int,
-    heartbeat_seconds: float,
-) -> None:
-    watcher = asyncio.ensure_future(_close_on_disconnect(receive, subscription))
-    lapsed: list[UnauthenticatedError] = []
-
-    async def end_stream(error: UnauthenticatedError) -> None:
-        lapsed.append(error)
-        subscription.close()  # the loop below ends, then says why
-
-    checker = asyncio.ensure_future(credentials.watch(end_stream))
-    loop = asyncio.get_running_loop()
+    stream = _EventStream(send, subscription, live, session_id, _version(last_event_id), token)
+    live.metrics.subscriptions_opened("sse")
     try:
         await send({"type": "http.response.start", "status": 200, "headers": _STREAM_HEADERS})
-        last = None
-        is_open = True
-        while is_open:
-            try:
-                # One timeout per quiet period, pushed back after every event.
-                async with asyncio.timeout(heartbeat_seconds) as quiet:
-                    while True:
-                        session = await anext(subscription, None)
-                        if session is None:
-                            is_open = False
-                            break
-                        last = session
-                        if session.version > after_version:
-                            event = b"id: %d\nevent: snapshot\ndata: %s\n\n" % (
-                                session.version,
-                                session_json(session),
-                            )
-                            await send(
-                                {"type": "http.response.body", "body": event, "more_body": True}
-                            )
-                        quiet.reschedule(loop.time() + heartbeat_seconds)
-            except TimeoutError:
-                await send(_HEARTBEAT)
-        ending = b""
-        if lapsed:
-            ending = b"event: error\ndata: %s\n\n" % orjson.dumps(lapsed[0].to_dict())
-        elif subscription.is_erased:
-            ending = b"event: erased\ndata: %s\n\n" % orjson.dumps(
-                {"sessionId": None if last is None else last.id}
-            )
-        elif last is not None and last.is_final:
-            data = orjson.dumps({"status": last.status.value, "version": last.version})
-            ending = b"event: end\ndata: %s\n\n" % data
-        await send({"type": "http.response.body", "body": ending, "more_body": False})
+        stream.begin()
+        # The request's task only waits for the end: the client leaving, or the stream's last
+        # event completing the response (after which ``receive`` says so too).
+        while (await receive())["type"] != "http.disconnect":
+            pass
     except OSError:
         pass  # the client went away mid-send
     finally:
-        subscription.close()
-        watcher.cancel()
-        checker.cancel()
+        stream.end()
+        live.metrics.subscriptions_closed("sse")
+        lease.release()
 
 
-async def _close_on_disconnect(receive: Receive, subscription: SessionSubscription) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            subscription.close()
+class Heartbeats:
+    """One timer for every open stream of a server: a stream that has sent nothing for
+    ``interval`` seconds is told to send a comment line. The timer runs four times per interval
+    while any stream is open, so a quiet stream's comment comes 1 to 1.25 intervals after its
+    last event; a stream costs an entry in a set, not a timer of its own."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._streams: set[_EventStream] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, stream: _EventStream) -> None:
+        self._streams.add(stream)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.interval / 4, self._tick)
+
+    def discard(self, stream: _EventStream) -> None:
+        self._streams.discard(stream)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if not self._streams:
             return
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time() - self.interval
+        for stream in self._streams:
+            if stream.last_sent <= quiet_since:
+                stream.heartbeat()
+        self._timer = loop.call_later(self.interval / 4, self._tick)
+
+
+class _EventStream:
+    """One open stream: called back by its subscription, the heartbeats and the token watch,
+    it sends what is due from a task that exists only while there is something to send."""
+
+    __slots__ = (
+        "_after_version",
+        "_delivery",
+        "_heartbeat_due",
+        "_is_over",
+        "_lapsed",
+        "_live",
+        "_send",
+        "_session_id",
+        "_subscription",
+        "_token",
+        "last_sent",
+    )
+
+    def __init__(
+        self,
+        send: Send,
+        subscription: SessionSubscription,
+        live: LiveStreams,
+        session_id: str,
+        after_version: int,
+        token: str,
+    ) -> None:
+        self._send = send
+        self._subscription = subscription
+        self._live = live
+        self._session_id = session_id
+        self._after_version = after_version
+        self._token = token
+        self._delivery: asyncio.Task[None] | None = None
+        self._heartbeat_due = False
+        self.last_sent = 0.0
+        self._lapsed: UnauthenticatedError | None = None
+        self._is_over = False
+
+    def begin(self) -> None:
+        """Start following: the current snapshot, waiting already, goes out at once."""
+        self.last_sent = asyncio.get_running_loop().time()
+        self._live.heartbeats.add(self)
+        self._live.token_watch.watch(self._token, self)
+        self._subscription.listen(self._on_ready)
+
+    def end(self) -> None:
+        """The request is over: stop every callback and any send still under way."""
+        self._is_over = True
+        self._subscription.close()
+        self._live.heartbeats.discard(self)
+        self._live.token_watch.unwatch(self._token, self)
+        if self._delivery is not None:
+            self._delivery.cancel()
+
+    def token_lapsed(self, error: UnauthenticatedError) -> None:
+        self._lapsed = error
+        self._on_ready()
+
+    def heartbeat(self) -> None:
+        """Quiet for the heartbeat interval: a comment line goes out."""
+        self._heartbeat_due = True
+        self._on_ready()
+
+    def _on_ready(self) -> None:
+        if self._delivery is None and not self._is_over:
+            self._delivery = asyncio.get_running_loop().create_task(self._deliver())
+
+    async def _deliver(self) -> None:
+        try:
+            while (message := self._next_message()) is not None:
+                await self._send(message)
+                self.last_sent = asyncio.get_running_loop().time()
+        except OSError:
+            pass  # the client went away mid-send; the request's task ends the stream
+        except Exception:
+            logger.exception("could not send an event of %s", self._session_id)
+        finally:
+            self._delivery = None
+
+    def _next_message(self) -> Message | None:
+        """What is due now, in order: the end of the stream if the token lapsed, the newest
+        snapshot, the end if the subscription is over, a heartbeat; ``None`` when nothing."""
+        if self._is_over:
+            return None
+        if self._lapsed is not None:
+            return self._last(b"event: error\ndata: %s\n\n" % orjson.dumps(self._lapsed.to_dict()))
+        subscription = self._subscription
+        while (session := subscription.take()) is not None:
+            if session.version > self._after_version:
+                self._heartbeat_due = False
+                event = b"id: %d\nevent: snapshot\ndata: %s\n\n" % (
+                    session.version,
+                    self._live.session_json(session),
+                )
+                return {"type": "http.response.body", "body": event, "more_body": True}
+        if subscription.is_closed:
+            if subscription.is_erased:
+                data = orjson.dumps({"sessionId": self._session_id})
+                return self._last(b"event: erased\ndata: %s\n\n" % data)
+            if subscription.final_status is not None:
+                data = orjson.dumps(
+                    {"status": subscription.final_status.value, "version": subscription.version}
+                )
+                return self._last(b"event: end\ndata: %s\n\n" % data)
+            return self._last(b"")
+        if self._heartbeat_due:
+            self._heartbeat_due = False
+            return _HEARTBEAT
+        return None
+
+    def _last(self, event: bytes) -> Message:
+        self._is_over = True
+        return {"type": "http.response.body", "body": event, "more_body": False}
 
 
 def _version(last_event_id: str | None) -> int:

@@ -27,6 +27,10 @@ subscribe, and so is the token itself: once it is no longer valid (revoked), the
 is refused with ``UNAUTHENTICATED`` and the connection closes with 4401, ending every
 subscription on it. An open connection also re-checks its token on a timer, so a revocation
 ends it even when it sends nothing (see ``credentials``).
+
+A connection may hold thousands of subscriptions, so a subscription holds no task: its
+mailbox calls the connection back when a change arrives, and one short task per connection
+sends whatever is ready, subscription by subscription, while there is something to send.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import KW_ONLY, InitVar, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import orjson
@@ -49,14 +53,11 @@ from ..domain.errors import (
     ValidationError,
 )
 from ..domain.guests import SessionErased
-from ..domain.models import Session
-from ..service import SessionService
 from ..subscriptions import ProjectSubscription, SessionSubscription
-from .credentials import CredentialCheck, recheck_seconds
+from .credentials import token_lapse
 from .http import bearer_token
-from .limits import Limits, SubscriptionLease
-from .metrics import Metrics
-from .responses import SessionJson
+from .limits import SubscriptionLease
+from .streams import LiveStreams
 
 logger = logging.getLogger(__name__)
 
@@ -65,38 +66,85 @@ router = APIRouter()
 CLOSE_UNAUTHENTICATED = 4401
 
 
+class _Following:
+    """One subscription on a connection; called back by its mailbox when a change arrives."""
+
+    __slots__ = ("connection", "id", "lease", "project_id", "session_id", "subscription")
+
+    def __init__(
+        self,
+        connection: Connection,
+        subscription_id: str,
+        subscription: SessionSubscription | ProjectSubscription,
+        lease: SubscriptionLease,
+        project_id: str,
+        session_id: str | None,
+    ) -> None:
+        self.connection = connection
+        self.id = subscription_id
+        self.subscription = subscription
+        self.lease = lease
+        self.project_id = project_id
+        self.session_id = session_id
+
+    def __call__(self) -> None:
+        self.connection._ready(self)
+
+    def messages(self, connection: Connection) -> list[bytes]:
+        """What this subscription has to send now: its snapshots or changes, then its last
+        message if it ended."""
+        subscription = self.subscription
+        quoted = orjson.dumps(self.id)
+        sent: list[bytes] = []
+        if isinstance(subscription, ProjectSubscription):
+            while (change := subscription.take()) is not None:
+                if isinstance(change, SessionErased):
+                    sent.append(_erased(quoted, change.project_id, change.session_id))
+                else:
+                    sent.append(
+                        b'{"type":"change","id":%s,"session":%s}'
+                        % (quoted, connection.live.session_json(change))
+                    )
+            return sent
+        while (session := subscription.take()) is not None:
+            sent.append(
+                b'{"type":"snapshot","id":%s,"session":%s}'
+                % (quoted, connection.live.session_json(session))
+            )
+        if subscription.is_erased:
+            sent.append(_erased(quoted, self.project_id, self.session_id))
+        elif subscription.is_closed and subscription.final_status is not None:
+            status = orjson.dumps(subscription.final_status.value)
+            sent.append(b'{"type":"end","id":%s,"status":%s}' % (quoted, status))
+        return sent
+
+
 @dataclass(eq=False, repr=False)
 class Connection:
     """One client's WebSocket and the subscriptions it holds."""
 
     websocket: WebSocket
-    service: SessionService
-    metrics: Metrics
-    limits: Limits
-    session_json: SessionJson
+    live: LiveStreams
     _: KW_ONLY
     max_message_bytes: int
     max_subscriptions: int
-    token_cache_seconds: InitVar[float]
     principal: Principal | None = field(init=False, default=None)
-    pumps: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
+    following: dict[str, _Following] = field(init=False, default_factory=dict)
+    _ready_ids: dict[str, _Following] = field(init=False, default_factory=dict)
+    _delivery: asyncio.Task[None] | None = field(init=False, default=None)
     _send_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
-    _recheck_seconds: float = field(init=False)
-    # The token the principal came from, re-checked on a timer while the connection lasts.
-    _credentials: CredentialCheck | None = field(init=False, default=None)
-    _credential_watch: asyncio.Task[None] | None = field(init=False, default=None)
+    # The token the principal came from, re-checked by the server's token watch.
+    _token: str | None = field(init=False, default=None)
+    _closing: asyncio.Task[None] | None = field(init=False, default=None)
     _is_closing: bool = field(init=False, default=False)
-
-    def __post_init__(self, token_cache_seconds: float) -> None:
-        self._recheck_seconds = recheck_seconds(token_cache_seconds)
 
     async def run(self) -> None:
         header = self.websocket.headers.get("authorization")
         try:
             if header is not None:
                 token = bearer_token(header)
-                self.principal = await self.service.authenticate(token)
-                self._watch_credentials(token)
+                self.principal = await self.live.service.authenticate(token)
+                self._watch_token(token)
         except SessionRuntimeError as exc:
             await self._send_error(None, exc)
             await self.websocket.close(CLOSE_UNAUTHENTICATED)
@@ -114,13 +162,16 @@ class Connection:
         except WebSocketDisconnect:
             return
         finally:
-            if self._credential_watch is not None:
-                self._credential_watch.cancel()
-            for pump in self.pumps.values():
-                pump.cancel()
-            for pump in list(self.pumps.values()):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
+            self._is_closing = True
+            if self._token is not None:
+                self.live.token_watch.unwatch(self._token, self)
+            for following in list(self.following.values()):
+                self._drop(following)
+            for task in (self._delivery, self._closing):
+                if task is not None and task is not asyncio.current_task():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     async def _handle(self, raw: str | bytes) -> bool:
         """Act on one message; ``False`` when the connection must close."""
@@ -149,7 +200,7 @@ class Connection:
             elif kind == "auth":
                 return await self._authenticate(message)
             elif kind == "subscribe":
-                if not await self._credentials_hold(subscription_id):
+                if not await self._token_holds(subscription_id):
                     return False
                 await self._subscribe(_subscription_id(subscription_id), message)
             elif kind == "unsubscribe":
@@ -168,30 +219,35 @@ class Connection:
         try:
             if not isinstance(token, str):
                 raise UnauthenticatedError("auth needs a token")
-            self.principal = await self.service.authenticate(token)
+            self.principal = await self.live.service.authenticate(token)
         except SessionRuntimeError as exc:
             await self._send_error(None, exc)
             await self.websocket.close(CLOSE_UNAUTHENTICATED)
             return False
-        self._watch_credentials(token)
+        self._watch_token(token)
         await self._send({"type": "authenticated"})
         return True
 
-    def _watch_credentials(self, token: str) -> None:
-        """Re-check ``token`` on a timer from now on (one timer per connection)."""
-        if self._credential_watch is not None:
-            self._credential_watch.cancel()
-        self._credentials = CredentialCheck(self.service, token, interval=self._recheck_seconds)
-        self._credential_watch = asyncio.ensure_future(
-            self._credentials.watch(lambda error: self._close_unauthenticated(None, error))
-        )
+    def _watch_token(self, token: str) -> None:
+        """Have the server's token watch re-check ``token`` from now on."""
+        if self._token is not None:
+            self.live.token_watch.unwatch(self._token, self)
+        self._token = token
+        self.live.token_watch.watch(token, self)
 
-    async def _credentials_hold(self, subscription_id: object) -> bool:
+    def token_lapsed(self, error: UnauthenticatedError) -> None:
+        """The server's token watch found the token no longer valid: close with 4401."""
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(
+                self._close_unauthenticated(None, error)
+            )
+
+    async def _token_holds(self, subscription_id: object) -> bool:
         """Whether the connection's token is still valid; if not, refuse the subscribe that
         asked and close the connection (``False``)."""
-        if self._credentials is None:
+        if self._token is None:
             return True  # not signed in: ``_subscribe`` says so and the connection stays
-        error = await self._credentials.lapse()
+        error = await token_lapse(self.live.service, self._token)
         if error is None:
             return True
         await self._close_unauthenticated(
@@ -206,8 +262,8 @@ class Connection:
         if self._is_closing:
             return
         self._is_closing = True
-        for pump in list(self.pumps.values()):
-            pump.cancel()
+        for following in list(self.following.values()):
+            self._drop(following)
         await self._send_error(subscription_id, error)
         async with self._send_lock:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -216,10 +272,11 @@ class Connection:
     async def _subscribe(self, subscription_id: str, message: dict[str, Any]) -> None:
         if self.principal is None:
             raise UnauthenticatedError("authenticate first: send {'type': 'auth', 'token': ...}")
-        self.limits.check_rate(self.principal)
-        if subscription_id in self.pumps:
+        limits = self.live.limits
+        limits.check_rate(self.principal)
+        if subscription_id in self.following:
             raise ValidationError.at("id", "is already in use on this connection")
-        if len(self.pumps) >= self.max_subscriptions:
+        if len(self.following) >= self.max_subscriptions:
             raise ResourceExhaustedError(
                 f"a connection may hold at most {self.max_subscriptions} subscriptions",
                 details={"limit": self.max_subscriptions},
@@ -234,77 +291,63 @@ class Connection:
             raise ValidationError.at(sorted(unknown)[0], "unknown field")
         if session_id is not None and (not isinstance(session_id, str) or not session_id):
             raise ValidationError.at("sessionId", "must be a non-empty string")
-        lease = self.limits.open_subscription(self.principal)
+        lease = limits.open_subscription(self.principal)
+        service = self.live.service
+        subscription: SessionSubscription | ProjectSubscription
         try:
             if session_id is None:
-                project = await self.service.subscribe_project(self.principal, project_id)
+                subscription = await service.subscribe_project(self.principal, project_id)
                 await self._send({"type": "subscribed", "id": subscription_id})
-                pump = self._pump_project(subscription_id, project)
             else:
-                session = await self.service.subscribe_session(
+                subscription = await service.subscribe_session(
                     self.principal, project_id, session_id
                 )
-                pump = self._pump_session(subscription_id, session)
         except BaseException:
             lease.release()
             raise
-        self._start(subscription_id, pump, lease)
+        following = _Following(self, subscription_id, subscription, lease, project_id, session_id)
+        self.following[subscription_id] = following
+        self.live.metrics.subscriptions_opened("websocket")
+        subscription.listen(following)  # the current snapshot is waiting: it goes out now
 
-    def _start(self, subscription_id: str, pump: Any, lease: SubscriptionLease) -> None:
-        task = asyncio.ensure_future(pump)
-        self.pumps[subscription_id] = task
-        self.metrics.subscriptions_opened("websocket")
-
-        def finished(_task: asyncio.Task[None]) -> None:
-            if self.pumps.get(subscription_id) is task:
-                del self.pumps[subscription_id]
-            self.metrics.subscriptions_closed("websocket")
-            lease.release()
-
-        task.add_done_callback(finished)
+    def _drop(self, following: _Following) -> None:
+        """End one subscription: it sends nothing more and no longer counts."""
+        if self.following.get(following.id) is following:
+            del self.following[following.id]
+            self._ready_ids.pop(following.id, None)
+            following.subscription.close()
+            following.lease.release()
+            self.live.metrics.subscriptions_closed("websocket")
 
     async def _unsubscribe(self, subscription_id: str) -> None:
-        pump = self.pumps.pop(subscription_id, None)
-        if pump is None:
+        following = self.following.get(subscription_id)
+        if following is None:
             raise ValidationError.at("id", "no such subscription on this connection")
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        self._drop(following)
         await self._send({"type": "unsubscribed", "id": subscription_id})
 
-    async def _pump_session(self, subscription_id: str, subscription: SessionSubscription) -> None:
-        prefix = b'{"type":"snapshot","id":' + orjson.dumps(subscription_id) + b',"session":'
-        last: Session | None = None
-        try:
-            async for session in subscription:
-                last = session
-                await self._send_raw(prefix + self.session_json(session) + b"}")
-            if subscription.is_erased:
-                await self._send(_erased_message(subscription_id, last))
-            elif last is not None and last.is_final:
-                await self._send(
-                    {"type": "end", "id": subscription_id, "status": last.status.value}
-                )
-        finally:
-            subscription.close()
+    def _ready(self, following: _Following) -> None:
+        """A subscription's mailbox has something (or closed): send it soon."""
+        if self.following.get(following.id) is not following or self._is_closing:
+            return
+        self._ready_ids[following.id] = following
+        if self._delivery is None:
+            self._delivery = asyncio.get_running_loop().create_task(self._deliver())
 
-    async def _pump_project(self, subscription_id: str, subscription: ProjectSubscription) -> None:
-        prefix = b'{"type":"change","id":' + orjson.dumps(subscription_id) + b',"session":'
+    async def _deliver(self) -> None:
+        """Send what the ready subscriptions have, one subscription at a time, until none has
+        anything; a subscription that ended is dropped after its last message."""
         try:
-            async for session in subscription:
-                if isinstance(session, SessionErased):
-                    await self._send(
-                        {
-                            "type": "erased",
-                            "id": subscription_id,
-                            "projectId": session.project_id,
-                            "sessionId": session.session_id,
-                        }
-                    )
-                    continue
-                await self._send_raw(prefix + self.session_json(session) + b"}")
+            while self._ready_ids and not self._is_closing:
+                following = self._ready_ids.pop(next(iter(self._ready_ids)))
+                for data in following.messages(self):
+                    await self._send_raw(data)
+                if following.subscription.is_closed:
+                    self._drop(following)
+        except Exception:
+            logger.exception("could not send to a WebSocket subscriber")
         finally:
-            subscription.close()
+            self._delivery = None
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self._send_raw(orjson.dumps(message))
@@ -318,13 +361,12 @@ class Connection:
                 await self.websocket.send_text(data.decode())
 
 
-def _erased_message(subscription_id: str, last: Session | None) -> dict[str, Any]:
-    return {
-        "type": "erased",
-        "id": subscription_id,
-        "projectId": None if last is None else last.project_id,
-        "sessionId": None if last is None else last.id,
-    }
+def _erased(quoted_id: bytes, project_id: str | None, session_id: str | None) -> bytes:
+    return b'{"type":"erased","id":%s,"projectId":%s,"sessionId":%s}' % (
+        quoted_id,
+        orjson.dumps(project_id),
+        orjson.dumps(session_id),
+    )
 
 
 def _size_over(raw: str | bytes, limit: int) -> bool:
@@ -356,12 +398,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     state = websocket.app.state
     connection = Connection(
         websocket,
-        state.runtime.service,
-        state.metrics,
-        state.limits,
-        state.session_json,
+        state.live,
         max_message_bytes=state.settings.ws_max_message_bytes,
         max_subscriptions=state.settings.ws_max_subscriptions,
-        token_cache_seconds=state.settings.token_cache_seconds,
     )
     await connection.run()

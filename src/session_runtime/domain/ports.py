@@ -173,11 +173,22 @@ class Store(GuestStore, Protocol):
 class Channel(Protocol):
     """One subscriber's mailbox: the newest snapshot per session, never a backlog."""
 
+    @property
+    def is_closed(self) -> bool: ...
+
     def offer(self, session: Session) -> None: ...
 
-    async def get(self) -> Session | SessionErased | None:
-        """Wait for the next snapshot (or the notice that the session was erased); ``None``
-        once the channel is closed."""
+    def take(self) -> Session | SessionErased | None:
+        """The next snapshot waiting (or the notice that the session was erased), without
+        waiting; ``None`` when nothing is."""
+        ...
+
+    async def wait(self) -> None:
+        """Return once something is waiting or the channel is closed."""
+        ...
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever something arrives, and once when the channel closes."""
         ...
 
     def close(self) -> None: ...

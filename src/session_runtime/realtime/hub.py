@@ -10,28 +10,41 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any
 
 from cachetools import FIFOCache
 
 from ..domain.guests import SessionErased
 from ..domain.models import Session
 
-K = TypeVar("K")
 _ERASED = sys.maxsize
 Change = Session | SessionErased
 
 
 class Mailbox:
-    """The newest snapshot per session, waiting for one consumer."""
+    """The newest snapshot per session, waiting for one consumer.
 
-    __slots__ = ("_event", "_is_closed", "_on_close", "_pending")
+    A consumer either waits (``get``, ``wait``) or is called back (``listen``) whenever
+    something arrives or the mailbox closes, and then takes what is waiting (``take``). The
+    servers' streams listen: an idle stream then holds no task and no waiting future, only this
+    object. A waiting future exists only while a consumer waits.
+    """
 
-    def __init__(self, on_close: Callable[[Mailbox], None]) -> None:
+    __slots__ = ("_index", "_is_closed", "_key", "_listener", "_pending", "_waiter")
+
+    def __init__(self, index: dict[Any, set[Mailbox]], key: object) -> None:
+        """Registers itself in ``index`` under ``key``, and leaves it when closed."""
         self._pending: dict[str, Change] = {}
-        self._event = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
+        self._listener: Callable[[], None] | None = None
         self._is_closed = False
-        self._on_close = on_close
+        self._index = index
+        self._key = key
+        index.setdefault(key, set()).add(self)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._is_closed
 
     def offer(self, session: Session) -> None:
         if self._is_closed:
@@ -42,29 +55,59 @@ class Mailbox:
         ):
             return
         self._pending[session.id] = session
-        self._event.set()
+        self._wake()
 
     def offer_erased(self, erased: SessionErased) -> None:
         """The session is gone: this replaces any snapshot of it still waiting."""
         if not self._is_closed:
             self._pending[erased.session_id] = erased
-            self._event.set()
+            self._wake()
+
+    def take(self) -> Change | None:
+        """What is waiting, oldest session first, without waiting; ``None`` when nothing is."""
+        if not self._pending:
+            return None
+        return self._pending.pop(next(iter(self._pending)))
+
+    async def wait(self) -> None:
+        """Return once something is waiting or the mailbox is closed."""
+        while not self._pending and not self._is_closed:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     async def get(self) -> Change | None:
-        while not self._pending:
-            if self._is_closed:
-                return None
-            self._event.clear()
-            await self._event.wait()
-        session_id = next(iter(self._pending))
-        return self._pending.pop(session_id)
+        """Wait for the next change; ``None`` once closed."""
+        await self.wait()
+        return self.take()
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the event loop's thread) whenever something arrives and once
+        when the mailbox closes; at once if something is waiting already."""
+        self._listener = listener
+        if self._pending or self._is_closed:
+            listener()
 
     def close(self) -> None:
         if not self._is_closed:
             self._is_closed = True
             self._pending.clear()
-            self._event.set()
-            self._on_close(self)
+            self._wake()
+            self._listener = None
+            mailboxes = self._index.get(self._key)
+            if mailboxes is not None:
+                mailboxes.discard(self)
+                if not mailboxes:
+                    del self._index[self._key]
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._listener is not None:
+            self._listener()
 
 
 class LocalChangeFeed:
@@ -130,27 +173,7 @@ class LocalChangeFeed:
             mailbox.offer_erased(erased)
 
     def subscribe_session(self, project_id: str, session_id: str) -> Mailbox:
-        key = (project_id, session_id)
-
-        def forget(mailbox: Mailbox) -> None:
-            _discard(self._by_session, key, mailbox)
-
-        mailbox = Mailbox(forget)
-        self._by_session.setdefault(key, set()).add(mailbox)
-        return mailbox
+        return Mailbox(self._by_session, (project_id, session_id))
 
     def subscribe_project(self, project_id: str) -> Mailbox:
-        def forget(mailbox: Mailbox) -> None:
-            _discard(self._by_project, project_id, mailbox)
-
-        mailbox = Mailbox(forget)
-        self._by_project.setdefault(project_id, set()).add(mailbox)
-        return mailbox
-
-
-def _discard(index: dict[K, set[Mailbox]], key: K, mailbox: Mailbox) -> None:
-    mailboxes = index.get(key)
-    if mailboxes is not None:
-        mailboxes.discard(mailbox)
-        if not mailboxes:
-            del index[key]
+        return Mailbox(self._by_project, project_id)
