@@ -13,7 +13,6 @@ pass it deletes the idempotency keys past their expiry (``idempotency=``), when 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -21,6 +20,7 @@ from .domain.errors import SessionRuntimeError
 from .idempotency import IdempotencyKeys
 from .reporting import SWEEP_BATCH
 from .service import SessionService
+from .tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,4 @@ class StaleSessionSweeper:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)

@@ -25,6 +25,7 @@ import pydantic
 from ..domain.errors import SessionRuntimeError
 from ..domain.idempotency import IDEMPOTENCY_HEADER
 from ..domain.models import ConfigSource, CreateSessionResult, Mode, Session, SessionStatus
+from ..tasks import cancel_and_wait
 from .cache import QueryCache
 from .errors import map_transport_errors
 from .operations import Call, queued_call
@@ -332,7 +333,4 @@ class AsyncOutboxSender:
 
     async def close(self) -> None:
         worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        await cancel_and_wait(worker)
