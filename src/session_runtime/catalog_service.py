@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from cachetools import TTLCache
 
@@ -37,6 +37,15 @@ from .operations import OperationContext, parse_input
 _MAX_CACHED_TOKENS = 10_000
 
 PartT = TypeVar("PartT", Event, Experience)
+
+
+class _TokenScope(TypedDict, total=False):
+    """What a new token is bound to besides its project: a member's user and role, or the
+    event a guest token is for (the fields of ``TokenRecord`` of the same names)."""
+
+    user: str
+    role: Role
+    event_id: str | None
 
 
 class CatalogOperations:
@@ -111,13 +120,7 @@ class CatalogOperations:
             return await self._issue_token(project_id, TokenKind.GUEST, event_id=event_id)
 
     async def _issue_token(
-        self,
-        project_id: str,
-        kind: TokenKind,
-        *,
-        user: str | None = None,
-        role: Role | None = None,
-        event_id: str | None = None,
+        self, project_id: str, kind: TokenKind, **scope: Unpack[_TokenScope]
     ) -> tuple[TokenRecord, str]:
         secret = new_secret()
         record = TokenRecord(
@@ -126,9 +129,7 @@ class CatalogOperations:
             kind=kind,
             token_hash=hash_token(secret),
             created_at=self.context.clock(),
-            user=user,
-            role=role,
-            event_id=event_id,
+            **scope,
         )
         await self.context.store.insert_token(record)
         return record, secret

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from ..domain.errors import ValidationError
@@ -35,7 +36,7 @@ from ..domain.tokens import hash_token
 from ..guests import GuestOperations
 from .errors import ErrorBody, error_responses
 from .http import authenticate, read_json_object, service_of
-from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER, claim_of, stored_view
+from .idempotency import REPLAYED_RESPONSE_HEADER, IdempotencyKey, claim_of, stored_view
 from .schemas import json_body
 
 router = APIRouter(prefix="/v1", tags=["guests"])
@@ -49,6 +50,28 @@ _PUBLIC: dict[str, Any] = {"security": []}
 def _keyed(status: int, description: str) -> dict[int | str, dict[str, Any]]:
     """The success answer of a keyed route, documenting ``Idempotency-Replayed``."""
     return {status: {"description": description, "headers": REPLAYED_RESPONSE_HEADER}}
+
+
+def _keyed_creation(
+    model: type[BaseModel], description: str, body: type[BaseModel]
+) -> dict[str, Any]:
+    """The options of a keyed route that creates a record from an optional JSON ``body``:
+    201 with ``model``, every write error, and the body's schema."""
+    return {
+        "status_code": 201,
+        "response_model": model,
+        "responses": _keyed(201, description) | error_responses(*_WRITE),
+        "openapi_extra": json_body(body, required=False),
+    }
+
+
+def _keyed_change(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """The options of a keyed route that changes or erases a record without a body: 200
+    with ``model``, and the errors of such a write."""
+    return {
+        "response_model": model,
+        "responses": _keyed(200, description) | error_responses(*_READ, "VALIDATION_ERROR"),
+    }
 
 
 def guests_of(request: Request) -> GuestOperations:
@@ -71,14 +94,11 @@ async def _body(request: Request) -> dict[str, Any]:
 
 @router.post(
     "/projects/{project_id}/links",
-    status_code=201,
-    response_model=JoinLinkView,
-    responses=_keyed(201, "The join link.") | error_responses(*_WRITE),
-    openapi_extra=json_body(CreateJoinLinkInput, required=False),
+    **_keyed_creation(JoinLinkView, "The join link.", CreateJoinLinkInput),
     summary="Create a join link (optionally for one event, expiring, capped)",
 )
 async def create_join_link(
-    request: Request, project_id: str, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
+    request: Request, project_id: str, idempotency_key: IdempotencyKey = None
 ) -> JoinLinkView:
     principal = await authenticate(request)
     body = await _body(request)
@@ -105,15 +125,11 @@ async def list_join_links(request: Request, project_id: str) -> JoinLinkList:
 
 @router.post(
     "/projects/{project_id}/links/{link_id}/revoke",
-    response_model=JoinLinkView,
-    responses=_keyed(200, "The revoked link.") | error_responses(*_READ, "VALIDATION_ERROR"),
+    **_keyed_change(JoinLinkView, "The revoked link."),
     summary="Revoke a join link: no new guests; those who joined keep going",
 )
 async def revoke_join_link(
-    request: Request,
-    project_id: str,
-    link_id: str,
-    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+    request: Request, project_id: str, link_id: str, idempotency_key: IdempotencyKey = None
 ) -> JoinLinkView:
     principal = await authenticate(request)
     base = public_base_url(request)
@@ -171,9 +187,7 @@ async def join_link_qr(request: Request, code: str, kind: str) -> Response:
     openapi_extra=_PUBLIC,
     summary="Join by a link: a fresh anonymous guest identity (no token needed)",
 )
-async def join(
-    request: Request, code: str, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
-) -> JoinResponse:
+async def join(request: Request, code: str, idempotency_key: IdempotencyKey = None) -> JoinResponse:
     state = request.app.state
     address = state.client_addresses.of(request.scope)
     state.join_limits.check(address, code)
@@ -206,14 +220,10 @@ async def my_sessions(
 
 @router.delete(
     "/me",
-    response_model=ErasureView,
-    responses=_keyed(200, "What was erased (counts).")
-    | error_responses(*_READ, "VALIDATION_ERROR"),
+    **_keyed_change(ErasureView, "What was erased (counts)."),
     summary="A guest erases itself: its sessions, their share links, its token",
 )
-async def erase_me(
-    request: Request, idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER
-) -> ErasureView:
+async def erase_me(request: Request, idempotency_key: IdempotencyKey = None) -> ErasureView:
     principal = await authenticate(request)
     # The key keeps the guest id and counts only: nothing of the erased sessions survives.
     claim = claim_of(request, principal, None, stored_view(request, ErasureView.of))
@@ -222,16 +232,11 @@ async def erase_me(
 
 @router.delete(
     "/projects/{project_id}/guests/{guest_id}",
-    response_model=ErasureView,
-    responses=_keyed(200, "What was erased (counts).")
-    | error_responses(*_READ, "VALIDATION_ERROR"),
+    **_keyed_change(ErasureView, "What was erased (counts)."),
     summary="Erase one guest (owners): its sessions, their share links, its token",
 )
 async def erase_guest(
-    request: Request,
-    project_id: str,
-    guest_id: str,
-    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+    request: Request, project_id: str, guest_id: str, idempotency_key: IdempotencyKey = None
 ) -> ErasureView:
     principal = await authenticate(request)
     claim = claim_of(request, principal, None, stored_view(request, ErasureView.of))
@@ -246,17 +251,13 @@ async def erase_guest(
 
 @router.post(
     "/projects/{project_id}/sessions/{session_id}/shares",
-    status_code=201,
-    response_model=CreatedShareLink,
-    responses=_keyed(201, "The share link, with its code (shown once).") | error_responses(*_WRITE),
-    openapi_extra=json_body(CreateShareLinkInput, required=False),
+    **_keyed_creation(
+        CreatedShareLink, "The share link, with its code (shown once).", CreateShareLinkInput
+    ),
     summary="Share a completed session's outputs by a public, expiring link",
 )
 async def create_share_link(
-    request: Request,
-    project_id: str,
-    session_id: str,
-    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+    request: Request, project_id: str, session_id: str, idempotency_key: IdempotencyKey = None
 ) -> CreatedShareLink:
     principal = await authenticate(request)
     body = await _body(request)
@@ -292,8 +293,7 @@ async def list_share_links(request: Request, project_id: str, session_id: str) -
 
 @router.post(
     "/projects/{project_id}/sessions/{session_id}/shares/{share_id}/revoke",
-    response_model=ShareLinkView,
-    responses=_keyed(200, "The revoked share link.") | error_responses(*_READ, "VALIDATION_ERROR"),
+    **_keyed_change(ShareLinkView, "The revoked share link."),
     summary="Revoke a share link: it stops working at once",
 )
 async def revoke_share_link(
@@ -301,7 +301,7 @@ async def revoke_share_link(
     project_id: str,
     session_id: str,
     share_id: str,
-    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
+    idempotency_key: IdempotencyKey = None,
 ) -> ShareLinkView:
     principal = await authenticate(request)
     claim = claim_of(request, principal, None, stored_view(request, ShareLinkView.of))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request
+from fastapi import Query, Request
 
 from ..domain.auth import Principal
 from ..domain.errors import (
@@ -16,6 +16,12 @@ from ..domain.errors import (
     ValidationError,
 )
 from ..service import SessionService
+
+EventFilter = Annotated[str | None, Query(alias="eventId")]
+"""``?eventId=``: only the sessions of this event (the listing, the figures, the export)."""
+
+ExperienceFilter = Annotated[str | None, Query(alias="experienceId")]
+"""``?experienceId=``: only the sessions of this experience (as ``EventFilter``)."""
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -9,7 +9,7 @@ the app's exception handler answer with the stored response and ``Idempotency-Re
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeVar, Unpack
+from typing import Annotated, Any, Final, TypeVar, Unpack
 
 from fastapi import FastAPI, Header, Request
 from pydantic import BaseModel
@@ -29,16 +29,25 @@ from ..idempotency import IdempotencyKeys, RequestFacts
 
 ResultT = TypeVar("ResultT")
 
-IDEMPOTENCY_KEY_PARAMETER: Final = Header(
-    default=None,
-    alias=IDEMPOTENCY_HEADER,
-    description="A key of your choice (1 to 255 visible ASCII characters; a UUID will do) "
+_IDEMPOTENCY_KEY_DESCRIPTION: Final = (
+    "A key of your choice (1 to 255 visible ASCII characters; a UUID will do) "
     "that makes this write safe to retry: sent again with the same request, the stored "
     "answer comes back (with `Idempotency-Replayed: true`) and nothing is written twice; "
     "with a different request, 422 VALIDATION_ERROR. Kept for a day "
-    "(`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token.",
+    "(`SESSION_RUNTIME_IDEMPOTENCY_TTL_SECONDS`), per token."
+)
+
+IDEMPOTENCY_KEY_PARAMETER: Final = Header(
+    default=None, alias=IDEMPOTENCY_HEADER, description=_IDEMPOTENCY_KEY_DESCRIPTION
 )
 """The OpenAPI description of the header: a parameter of every documented mutation."""
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias=IDEMPOTENCY_HEADER, description=_IDEMPOTENCY_KEY_DESCRIPTION)
+]
+"""The same header as a type, declared once for every FastAPI route that takes it:
+``idempotency_key: IdempotencyKey = None``. The route reads it through ``claim_of``; the
+parameter is there so that ``/openapi.json`` documents it."""
 
 REPLAYED_RESPONSE_HEADER: Final[dict[str, Any]] = {
     REPLAYED_HEADER: {

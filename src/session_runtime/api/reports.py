@@ -13,7 +13,8 @@ from ..domain.export import ExportFormat, csv_header, export_line
 from ..domain.models import Mode, SessionStatus
 from ..domain.stats import SessionStats
 from .errors import error_responses
-from .http import authenticate, service_of
+from .http import EventFilter, ExperienceFilter, authenticate, service_of
+from .responses import model_response
 
 router = APIRouter(prefix="/v1")
 
@@ -30,8 +31,8 @@ _EXPORT_CHUNK_BYTES = 64 * 1024
 async def session_stats(
     request: Request,
     project_id: str,
-    event_id: Annotated[str | None, Query(alias="eventId")] = None,
-    experience_id: Annotated[str | None, Query(alias="experienceId")] = None,
+    event_id: EventFilter = None,
+    experience_id: ExperienceFilter = None,
     mode: Mode = Mode.GUEST,
     created_from: Annotated[
         str | None, Query(alias="from", description="ISO 8601; sessions created at or after.")
@@ -44,6 +45,7 @@ async def session_stats(
     failed, and the median seconds to complete. Members only; ``mode`` defaults to ``guest``
     (previews are not analytics)."""
     principal = await authenticate(request)
+    # A parameter left out arrives as None, which the service's input reads as absent.
     query = {
         "eventId": event_id,
         "experienceId": experience_id,
@@ -51,13 +53,7 @@ async def session_stats(
         "from": created_from,
         "to": created_to,
     }
-    stats = await service_of(request).session_stats(
-        principal, project_id, {key: value for key, value in query.items() if value is not None}
-    )
-    return Response(
-        stats.__pydantic_serializer__.to_json(stats, by_alias=True),
-        media_type="application/json",
-    )
+    return model_response(await service_of(request).session_stats(principal, project_id, query))
 
 
 @router.get(
@@ -77,8 +73,8 @@ async def export_sessions(
     request: Request,
     project_id: str,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSONL,
-    event_id: Annotated[str | None, Query(alias="eventId")] = None,
-    experience_id: Annotated[str | None, Query(alias="experienceId")] = None,
+    event_id: EventFilter = None,
+    experience_id: ExperienceFilter = None,
     status: SessionStatus | None = None,
     mode: Mode | None = None,
 ) -> StreamingResponse:

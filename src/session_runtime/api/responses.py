@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 from cachetools import FIFOCache
-from starlette.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.responses import JSONResponse, Response
 
 from ..domain.models import Session
 
@@ -16,6 +17,14 @@ class JSONBytesResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def model_response(model: BaseModel) -> Response:
+    """``model`` as its camelCase JSON document, encoded once by pydantic-core: a route that
+    answers this way skips FastAPI's validating the model again on its way out."""
+    return Response(
+        model.__pydantic_serializer__.to_json(model, by_alias=True), media_type="application/json"
+    )
 
 
 class SessionJson:

@@ -10,10 +10,8 @@ from starlette.responses import Response
 from ..domain.auth import Guest, Member, System
 from ..domain.models import Mode, SessionStatus
 from .errors import error_responses
-from .http import (
-    authenticate,
-    service_of,
-)
+from .http import EventFilter, ExperienceFilter, authenticate, service_of
+from .responses import model_response
 from .schemas import (
     EventList,
     ExperienceList,
@@ -95,8 +93,8 @@ async def list_experiences(request: Request, project_id: str) -> ExperienceList:
 async def list_sessions(
     request: Request,
     project_id: str,
-    event_id: Annotated[str | None, Query(alias="eventId")] = None,
-    experience_id: Annotated[str | None, Query(alias="experienceId")] = None,
+    event_id: EventFilter = None,
+    experience_id: ExperienceFilter = None,
     status: SessionStatus | None = None,
     mode: Mode | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -104,6 +102,7 @@ async def list_sessions(
 ) -> Response:
     """A page of the project's sessions; pass ``nextCursor`` back as ``cursor`` for the next."""
     principal = await authenticate(request)
+    # A parameter left out arrives as None, which the service's input reads as absent.
     query = {
         "eventId": event_id,
         "experienceId": experience_id,
@@ -112,10 +111,5 @@ async def list_sessions(
         "limit": limit,
         "cursor": cursor,
     }
-    page = await service_of(request).list_sessions(
-        principal, project_id, {key: value for key, value in query.items() if value is not None}
-    )
-    return Response(
-        page.__pydantic_serializer__.to_json(page, by_alias=True),
-        media_type="application/json",
-    )
+    page = await service_of(request).list_sessions(principal, project_id, query)
+    return model_response(page)
