@@ -34,6 +34,13 @@ class _Subscription:
         self._is_done = True
         self._channel.close()
 
+    def _next_change(self) -> Session | SessionErased | None:
+        """What the channel holds next; ``None`` when nothing (done, if the channel closed)."""
+        change = self._channel.take()
+        if change is None and self._channel.is_closed:
+            self._is_done = True
+        return change
+
     def listen(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` whenever something may be ready to ``take``, and once when the
         subscription closes."""
@@ -54,7 +61,7 @@ class SessionSubscription(_Subscription):
 
     The first item is the current snapshot. A consumer that falls behind gets the latest
     snapshot, never a backlog. Iteration ends after a final status, when the session is erased
-    (``is_erased`` then says so), or when closed::
+    (``is_erased`` then says so, and ``erased`` holds the notice), or when closed::
 
         async with await service.subscribe_session(principal, project_id, session_id) as sub:
             async for session in sub:
@@ -64,14 +71,18 @@ class SessionSubscription(_Subscription):
     kept by ``take`` too, which keeps no snapshot.
     """
 
-    __slots__ = ("final_status", "is_erased", "session", "version")
+    __slots__ = ("erased", "final_status", "session", "version")
 
     def __init__(self, channel: Channel) -> None:
         super().__init__(channel)
         self.session: Session | None = None
         self.version = 0
         self.final_status: SessionStatus | None = None
-        self.is_erased = False
+        self.erased: SessionErased | None = None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased is not None
 
     def take(self) -> Session | None:
         """The next newer snapshot already waiting, without waiting; ``None`` when there is
@@ -80,13 +91,11 @@ class SessionSubscription(_Subscription):
             if self.final_status is not None:
                 self.close()
                 break
-            change = self._channel.take()
+            change = self._next_change()
             if change is None:
-                if self._channel.is_closed:
-                    self._is_done = True
                 break
             if isinstance(change, SessionErased):
-                self.is_erased = True
+                self.erased = change
                 self.close()
                 break
             if change.version <= self.version:
@@ -121,10 +130,8 @@ class ProjectSubscription(_Subscription):
     def take(self) -> Session | SessionErased | None:
         """The next change already waiting, without waiting; ``None`` when there is none."""
         while not self._is_done:
-            change = self._channel.take()
+            change = self._next_change()
             if change is None:
-                if self._channel.is_closed:
-                    self._is_done = True
                 break
             if isinstance(change, SessionErased):
                 self._versions.pop(change.session_id, None)

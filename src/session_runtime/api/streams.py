@@ -105,11 +105,11 @@ async def serve_session_events(
         logger.exception("could not open the event stream of %s", session_id)
         await _send_error(send, 500, "INTERNAL", "an unexpected error occurred")
         return
-    stream = _EventStream(send, subscription, live, session_id, _version(last_event_id), token)
+    stream = _EventStream(send, subscription, live, _version(last_event_id))
     live.metrics.subscriptions_opened("sse")
     try:
         await send({"type": "http.response.start", "status": 200, "headers": _STREAM_HEADERS})
-        stream.begin()
+        stream.begin(token)
         # The request's task only waits for the end: the client leaving, or the stream's last
         # event completing the response (after which ``receive`` says so too).
         while (await receive())["type"] != "http.disconnect":
@@ -117,7 +117,7 @@ async def serve_session_events(
     except OSError:
         pass  # the client went away mid-send
     finally:
-        stream.end()
+        stream.end(token)
         live.metrics.subscriptions_closed("sse")
         lease.release()
 
@@ -165,46 +165,37 @@ class _EventStream:
         "_lapsed",
         "_live",
         "_send",
-        "_session_id",
         "_subscription",
-        "_token",
         "last_sent",
     )
 
     def __init__(
-        self,
-        send: Send,
-        subscription: SessionSubscription,
-        live: LiveStreams,
-        session_id: str,
-        after_version: int,
-        token: str,
+        self, send: Send, subscription: SessionSubscription, live: LiveStreams, after_version: int
     ) -> None:
         self._send = send
         self._subscription = subscription
         self._live = live
-        self._session_id = session_id
         self._after_version = after_version
-        self._token = token
         self._delivery: asyncio.Task[None] | None = None
         self._heartbeat_due = False
         self.last_sent = 0.0
         self._lapsed: UnauthenticatedError | None = None
         self._is_over = False
 
-    def begin(self) -> None:
-        """Start following: the current snapshot, waiting already, goes out at once."""
+    def begin(self, token: str) -> None:
+        """Start following: the current snapshot, waiting already, goes out at once; the token
+        is re-checked by the server's token watch."""
         self.last_sent = asyncio.get_running_loop().time()
         self._live.heartbeats.add(self)
-        self._live.token_watch.watch(self._token, self)
+        self._live.token_watch.watch(token, self)
         self._subscription.listen(self._on_ready)
 
-    def end(self) -> None:
+    def end(self, token: str) -> None:
         """The request is over: stop every callback and any send still under way."""
         self._is_over = True
         self._subscription.close()
         self._live.heartbeats.discard(self)
-        self._live.token_watch.unwatch(self._token, self)
+        self._live.token_watch.unwatch(token, self)
         if self._delivery is not None:
             self._delivery.cancel()
 
@@ -229,7 +220,7 @@ class _EventStream:
         except OSError:
             pass  # the client went away mid-send; the request's task ends the stream
         except Exception:
-            logger.exception("could not send an event of %s", self._session_id)
+            logger.exception("could not send an event of an SSE stream")
         finally:
             self._delivery = None
 
@@ -250,8 +241,8 @@ class _EventStream:
                 )
                 return {"type": "http.response.body", "body": event, "more_body": True}
         if subscription.is_closed:
-            if subscription.is_erased:
-                data = orjson.dumps({"sessionId": self._session_id})
+            if subscription.erased is not None:
+                data = orjson.dumps({"sessionId": subscription.erased.session_id})
                 return self._last(b"event: erased\ndata: %s\n\n" % data)
             if subscription.final_status is not None:
                 data = orjson.dumps(

@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -53,7 +53,9 @@ from ..domain.errors import (
     ValidationError,
 )
 from ..domain.guests import SessionErased
+from ..settings import Settings
 from ..subscriptions import ProjectSubscription, SessionSubscription
+from ..tasks import cancel_and_wait
 from .credentials import token_lapse
 from .http import bearer_token
 from .limits import SubscriptionLease
@@ -66,77 +68,64 @@ router = APIRouter()
 CLOSE_UNAUTHENTICATED = 4401
 
 
+@dataclass(slots=True, eq=False)
 class _Following:
     """One subscription on a connection; called back by its mailbox when a change arrives."""
 
-    __slots__ = ("connection", "id", "lease", "project_id", "session_id", "subscription")
-
-    def __init__(
-        self,
-        connection: Connection,
-        subscription_id: str,
-        subscription: SessionSubscription | ProjectSubscription,
-        lease: SubscriptionLease,
-        project_id: str,
-        session_id: str | None,
-    ) -> None:
-        self.connection = connection
-        self.id = subscription_id
-        self.subscription = subscription
-        self.lease = lease
-        self.project_id = project_id
-        self.session_id = session_id
+    connection: Connection
+    id: str
+    subscription: SessionSubscription | ProjectSubscription
+    lease: SubscriptionLease
 
     def __call__(self) -> None:
         self.connection._ready(self)
 
-    def messages(self, connection: Connection) -> list[bytes]:
+    def messages(self) -> list[bytes]:
         """What this subscription has to send now: its snapshots or changes, then its last
         message if it ended."""
         subscription = self.subscription
+        session_json = self.connection.live.session_json
         quoted = orjson.dumps(self.id)
         sent: list[bytes] = []
         if isinstance(subscription, ProjectSubscription):
             while (change := subscription.take()) is not None:
                 if isinstance(change, SessionErased):
-                    sent.append(_erased(quoted, change.project_id, change.session_id))
+                    sent.append(_erased(quoted, change))
                 else:
                     sent.append(
-                        b'{"type":"change","id":%s,"session":%s}'
-                        % (quoted, connection.live.session_json(change))
+                        b'{"type":"change","id":%s,"session":%s}' % (quoted, session_json(change))
                     )
             return sent
         while (session := subscription.take()) is not None:
             sent.append(
-                b'{"type":"snapshot","id":%s,"session":%s}'
-                % (quoted, connection.live.session_json(session))
+                b'{"type":"snapshot","id":%s,"session":%s}' % (quoted, session_json(session))
             )
-        if subscription.is_erased:
-            sent.append(_erased(quoted, self.project_id, self.session_id))
+        if subscription.erased is not None:
+            sent.append(_erased(quoted, subscription.erased))
         elif subscription.is_closed and subscription.final_status is not None:
             status = orjson.dumps(subscription.final_status.value)
             sent.append(b'{"type":"end","id":%s,"status":%s}' % (quoted, status))
         return sent
 
 
-@dataclass(eq=False, repr=False)
 class Connection:
     """One client's WebSocket and the subscriptions it holds."""
 
-    websocket: WebSocket
-    live: LiveStreams
-    _: KW_ONLY
-    max_message_bytes: int
-    max_subscriptions: int
-    principal: Principal | None = field(init=False, default=None)
-    following: dict[str, _Following] = field(init=False, default_factory=dict)
-    _ready_ids: dict[str, _Following] = field(init=False, default_factory=dict)
-    _delivery: asyncio.Task[None] | None = field(init=False, default=None)
-    _send_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
-    # The token the principal came from, re-checked by the server's token watch.
-    _token: str | None = field(init=False, default=None)
-    _closing: asyncio.Task[None] | None = field(init=False, default=None)
-    _is_closing: bool = field(init=False, default=False)
+    def __init__(self, websocket: WebSocket, live: LiveStreams, settings: Settings) -> None:
+        self.websocket = websocket
+        self.live = live
+        self.max_message_bytes = settings.ws_max_message_bytes
+        self.max_subscriptions = settings.ws_max_subscriptions
+        self.principal: Principal | None = None
+        self.following: dict[str, _Following] = {}
+        # The subscriptions with something to send, and the task sending it (while it does).
+        self._ready_ids: dict[str, _Following] = {}
+        self._delivery: asyncio.Task[None] | None = None
+        self._send_lock = asyncio.Lock()
+        # The token the principal came from, re-checked by the server's token watch.
+        self._token: str | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._is_closing = False
 
     async def run(self) -> None:
         header = self.websocket.headers.get("authorization")
@@ -168,10 +157,8 @@ class Connection:
             for following in list(self.following.values()):
                 self._drop(following)
             for task in (self._delivery, self._closing):
-                if task is not None and task is not asyncio.current_task():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                if task is not asyncio.current_task():
+                    await cancel_and_wait(task)
 
     async def _handle(self, raw: str | bytes) -> bool:
         """Act on one message; ``False`` when the connection must close."""
@@ -305,7 +292,7 @@ class Connection:
         except BaseException:
             lease.release()
             raise
-        following = _Following(self, subscription_id, subscription, lease, project_id, session_id)
+        following = _Following(self, subscription_id, subscription, lease)
         self.following[subscription_id] = following
         self.live.metrics.subscriptions_opened("websocket")
         subscription.listen(following)  # the current snapshot is waiting: it goes out now
@@ -340,7 +327,7 @@ class Connection:
         try:
             while self._ready_ids and not self._is_closing:
                 following = self._ready_ids.pop(next(iter(self._ready_ids)))
-                for data in following.messages(self):
+                for data in following.messages():
                     await self._send_raw(data)
                 if following.subscription.is_closed:
                     self._drop(following)
@@ -361,11 +348,11 @@ class Connection:
                 await self.websocket.send_text(data.decode())
 
 
-def _erased(quoted_id: bytes, project_id: str | None, session_id: str | None) -> bytes:
+def _erased(quoted_id: bytes, erased: SessionErased) -> bytes:
     return b'{"type":"erased","id":%s,"projectId":%s,"sessionId":%s}' % (
         quoted_id,
-        orjson.dumps(project_id),
-        orjson.dumps(session_id),
+        orjson.dumps(erased.project_id),
+        orjson.dumps(erased.session_id),
     )
 
 
@@ -396,10 +383,5 @@ def _subscription_id(value: object) -> str:
 async def websocket_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     state = websocket.app.state
-    connection = Connection(
-        websocket,
-        state.live,
-        max_message_bytes=state.settings.ws_max_message_bytes,
-        max_subscriptions=state.settings.ws_max_subscriptions,
-    )
+    connection = Connection(websocket, state.live, state.settings)
     await connection.run()

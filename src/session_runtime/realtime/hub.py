@@ -32,7 +32,7 @@ class Mailbox:
 
     __slots__ = ("_index", "_is_closed", "_key", "_listener", "_pending", "_waiter")
 
-    def __init__(self, index: dict[Any, set[Mailbox]], key: object) -> None:
+    def __init__(self, index: dict[Any, list[Mailbox]], key: object) -> None:
         """Registers itself in ``index`` under ``key``, and leaves it when closed."""
         self._pending: dict[str, Change] = {}
         self._waiter: asyncio.Future[None] | None = None
@@ -40,7 +40,7 @@ class Mailbox:
         self._is_closed = False
         self._index = index
         self._key = key
-        index.setdefault(key, set()).add(self)
+        index.setdefault(key, []).append(self)
 
     @property
     def is_closed(self) -> bool:
@@ -65,9 +65,13 @@ class Mailbox:
 
     def take(self) -> Change | None:
         """What is waiting, oldest session first, without waiting; ``None`` when nothing is."""
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             return None
-        return self._pending.pop(next(iter(self._pending)))
+        change = pending.pop(next(iter(pending)))
+        if not pending:
+            self._pending = {}  # an emptied dict keeps its table; a new one holds none
+        return change
 
     async def wait(self) -> None:
         """Return once something is waiting or the mailbox is closed."""
@@ -97,8 +101,8 @@ class Mailbox:
             self._wake()
             self._listener = None
             mailboxes = self._index.get(self._key)
-            if mailboxes is not None:
-                mailboxes.discard(self)
+            if mailboxes is not None and self in mailboxes:
+                mailboxes.remove(self)
                 if not mailboxes:
                     del self._index[self._key]
 
@@ -114,8 +118,10 @@ class LocalChangeFeed:
     """Routes each published session to the mailboxes following it or its project."""
 
     def __init__(self, *, remembered_versions: int = 50_000) -> None:
-        self._by_session: dict[tuple[str, str], set[Mailbox]] = {}
-        self._by_project: dict[str, set[Mailbox]] = {}
+        # A list per key: most sessions have one follower or a few (a set of one takes 216
+        # bytes, a list of one 64); leaving a list of n followers costs O(n).
+        self._by_session: dict[tuple[str, str], list[Mailbox]] = {}
+        self._by_project: dict[str, list[Mailbox]] = {}
         # The last version published of recently changed sessions, so that a change feed across
         # nodes can skip reading back a change this node has already published. The session
         # written longest ago is forgotten first.
