@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 import sentry_sdk
@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..domain.auth import Principal
 from ..domain.errors import SessionRuntimeError
 from ..domain.idempotency import IdempotencyClaim, RequestReplayed, StoredResponse
-from ..domain.models import Session
+from ..domain.models import CreateSessionResult, Session
 from ..idempotency import IdempotencyKeys
 from .errors import error_responses
 from .http import bearer_token, if_match_version, merge_path_field, read_json_chunks
@@ -58,6 +58,7 @@ from .streams import LiveStreams, serve_session_events
 logger = logging.getLogger(__name__)
 
 PREFIX: Final = "/v1/projects/"
+T = TypeVar("T")
 
 # A handler gets the request and the path's parameters, and answers it.
 Handler = Callable[[Scope, Receive, Send, dict[str, str]], Awaitable[None]]
@@ -81,10 +82,8 @@ class SessionRoutes:
         handlers: dict[str, Handler] = {
             "create_session": self._create,
             "get_session": self._get,
-            "update_session_progress": partial(self._write, "update"),
-            "complete_session": partial(self._write, "complete"),
-            "abandon_session": partial(self._write, "abandon"),
-            "fail_session": partial(self._write, "fail"),
+            # Each write is the service's operation of the same name.
+            **{name: partial(self._write, name) for _, _, name, _, _ in _WRITES},
             "session_events": self._events,
         }
         self.paths = dispatch_table(documented_routes.routes, handlers)
@@ -120,23 +119,17 @@ class SessionRoutes:
         self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
     ) -> None:
         project_id = params["project_id"]
-        try:
+
+        async def create() -> CreateSessionResult:
             headers = _headers(scope)
             principal = await self._authenticate(headers)
-            declared = headers.get(b"content-length")
-            body = await read_json_chunks(
-                _chunks(receive),
-                None if declared is None else declared.decode("latin-1"),
-                self.max_body_bytes,
-            )
+            body = await self._body(receive, headers)
             merge_path_field(body, "projectId", project_id)
             claim = self._claim(principal, scope, headers, body, stored_creation)
-            result = await self.live.service.create_session(principal, body, idempotency=claim)
-        except RequestReplayed as replay:
-            await send_replay(send, replay.response)
-            return
-        except Exception as exc:
-            await _send_error(scope, send, exc)
+            return await self.live.service.create_session(principal, body, idempotency=claim)
+
+        result = await _attempt(scope, send, create)
+        if result is None:
             return
         session = result.session
         encoded = self.live.session_json(session)
@@ -158,10 +151,10 @@ class SessionRoutes:
         await _answer(scope, send, read, self.live.session_json)
 
     async def _write(
-        self, action: str, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
+        self, operation: str, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
     ) -> None:
         async def write() -> Session:
-            return await self._apply(action, scope, params, _chunks(receive))
+            return await self._apply(operation, scope, params, receive)
 
         await _answer(scope, send, write, self.live.session_json)
 
@@ -172,36 +165,31 @@ class SessionRoutes:
         self.live.limits.check_rate(principal)  # before the body is read: a refusal writes nothing
         return principal
 
+    async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> dict[str, Any]:
+        declared = headers.get(b"content-length")
+        return await read_json_chunks(
+            _chunks(receive),
+            None if declared is None else declared.decode("latin-1"),
+            self.max_body_bytes,
+        )
+
     async def _apply(
-        self, action: str, scope: Scope, params: dict[str, str], chunks: AsyncIterator[bytes]
+        self, operation: str, scope: Scope, params: dict[str, str], receive: Receive
     ) -> Session:
+        """Run the service's write ``operation`` (``update_session_progress``,
+        ``complete_session``, ...) on the request."""
         project_id, session_id = params["project_id"], params["session_id"]
         headers = _headers(scope)
         principal = await self._authenticate(headers)
-        declared = headers.get(b"content-length")
-        body = await read_json_chunks(
-            chunks, None if declared is None else declared.decode("latin-1"), self.max_body_bytes
-        )
+        body = await self._body(receive, headers)
         merge_path_field(body, "sessionId", session_id)
-        if_match = _text(headers.get(b"if-match"))
-        expected = if_match_version(if_match)
+        expected = if_match_version(_text(headers.get(b"if-match")))
         claim = self._claim(principal, scope, headers, body, stored_session)
-        service = self.live.service
-        if action == "update":
-            return await service.update_session_progress(
-                principal, project_id, body, expected_version=expected, idempotency=claim
-            )
-        if action == "complete":
-            return await service.complete_session(
-                principal, project_id, body, expected_version=expected, idempotency=claim
-            )
-        if action == "abandon":
-            return await service.abandon_session(
-                principal, project_id, body, expected_version=expected, idempotency=claim
-            )
-        return await service.fail_session(
+        write = getattr(self.live.service, operation)
+        session: Session = await write(
             principal, project_id, body, expected_version=expected, idempotency=claim
         )
+        return session
 
     def _claim(
         self,
@@ -243,15 +231,20 @@ async def _answer(
     session_json: SessionJson,
 ) -> None:
     """Run one operation and answer with the session, or with the one error body."""
+    session = await _attempt(scope, send, operation)
+    if session is not None:
+        await send_session(send, session, session_json(session))
+
+
+async def _attempt(scope: Scope, send: Send, operation: Callable[[], Awaitable[T]]) -> T | None:
+    """Run one operation; when it was a replay, or failed, answer that here (``None``)."""
     try:
-        session = await operation()
+        return await operation()
     except RequestReplayed as replay:
         await send_replay(send, replay.response)
-        return
     except Exception as exc:
         await _send_error(scope, send, exc)
-        return
-    await send_session(send, session, session_json(session))
+    return None
 
 
 async def _send_error(scope: Scope, send: Send, exc: Exception) -> None:
@@ -414,60 +407,60 @@ async def get_session(project_id: str, session_id: str) -> None:
     _described_only()
 
 
-@documented_routes.patch(
-    _ONE,
-    responses={**_SESSION, **error_responses(*_WRITE)},
-    openapi_extra=json_body(UpdateSessionProgressBody),
+# The four writes of one session, described for OpenAPI from one table: method, path after
+# the session's, operation name, JSON body (and whether it is required), description.
+_WRITES: Final = (
+    (
+        "PATCH",
+        "",
+        "update_session_progress",
+        (UpdateSessionProgressBody, True),
+        "Record progress: deep-merge ``inputs`` and ``outputs``; replace ``currentStepIndex``.",
+    ),
+    (
+        "POST",
+        "/complete",
+        "complete_session",
+        None,
+        "Mark it completed (``completedAt == updatedAt``). Repeating it is a harmless no-op.",
+    ),
+    (
+        "POST",
+        "/abandon",
+        "abandon_session",
+        (AbandonSessionBody, False),
+        "Mark it abandoned (the guest left), with an optional ``reason``. Safe to retry.",
+    ),
+    (
+        "POST",
+        "/fail",
+        "fail_session",
+        (FailSessionBody, True),
+        "Mark it failed (status ``error``) with a ``reason``. Safe to retry.",
+    ),
 )
-async def update_session_progress(
+
+
+async def _write_parameters(
     project_id: str,
     session_id: str,
     if_match: str | None = _IF_MATCH,
     idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
 ) -> None:
-    """Record progress: deep-merge ``inputs`` and ``outputs``; replace ``currentStepIndex``."""
     _described_only()
 
 
-@documented_routes.post(_ONE + "/complete", responses={**_SESSION, **error_responses(*_WRITE)})
-async def complete_session(
-    project_id: str,
-    session_id: str,
-    if_match: str | None = _IF_MATCH,
-    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
-) -> None:
-    """Mark it completed (``completedAt == updatedAt``). Repeating it is a harmless no-op."""
-    _described_only()
-
-
-@documented_routes.post(
-    _ONE + "/abandon",
-    responses={**_SESSION, **error_responses(*_WRITE)},
-    openapi_extra=json_body(AbandonSessionBody, required=False),
-)
-async def abandon_session(
-    project_id: str,
-    session_id: str,
-    if_match: str | None = _IF_MATCH,
-    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
-) -> None:
-    """Mark it abandoned (the guest left), with an optional ``reason``. Safe to retry."""
-    _described_only()
-
-
-@documented_routes.post(
-    _ONE + "/fail",
-    responses={**_SESSION, **error_responses(*_WRITE)},
-    openapi_extra=json_body(FailSessionBody),
-)
-async def fail_session(
-    project_id: str,
-    session_id: str,
-    if_match: str | None = _IF_MATCH,
-    idempotency_key: str | None = IDEMPOTENCY_KEY_PARAMETER,
-) -> None:
-    """Mark it failed (status ``error``) with a ``reason``. Safe to retry."""
-    _described_only()
+for _method, _suffix, _name, _body, _description in _WRITES:
+    documented_routes.add_api_route(
+        _ONE + _suffix,
+        _write_parameters,
+        methods=[_method],
+        name=_name,
+        summary=_name.replace("_", " ").title(),
+        description=_description,
+        responses={**_SESSION, **error_responses(*_WRITE)},
+        openapi_extra=None if _body is None else json_body(_body[0], required=_body[1]),
+    )
 
 
 @documented_routes.get(
