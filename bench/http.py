@@ -21,6 +21,10 @@ HTTP/1.1 client on asyncio (``httpbench_client.py``), never from the server's pr
    second of quiet) after a warm-up that reads every session once, then with ``--idle`` streams
    open, each having received its first snapshot; the difference divided by the streams. This
    runs first, before the other phases have grown the server's heap.
+4. Memory per WebSocket subscription: on a fresh server (same database, same warm-up), two
+   connections subscribe to ``--ws-subscriptions`` sessions between them, each subscription
+   open once its first snapshot has arrived; the rise of ``VmRSS`` divided by the
+   subscriptions.
 
 A full run takes about a minute, ``--quick`` about twenty seconds. The machine's CPUs are shared
 by the server and the load processes: the table shows how busy each was.
@@ -49,6 +53,8 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, fields, replace  # noqa: E402
 from importlib.metadata import version  # noqa: E402
 
+from websockets.asyncio.client import connect  # noqa: E402
+
 from httpbench_client import (  # noqa: E402
     HttpConnection,
     build_request,
@@ -67,12 +73,15 @@ from httpbench_load import (  # noqa: E402
     progress_body,
 )
 from httpbench_server import BenchData, ServerProcess, seed_database, server_settings  # noqa: E402
+from scale_websocket import subscribe_all  # noqa: E402
 from session_runtime.settings import Settings  # noqa: E402
 
 SUBSCRIBER_PROCESSES = 2
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
 TARGET_KB_PER_STREAM = 20.0
+TARGET_KB_PER_SUBSCRIPTION = 2.0
+WEBSOCKET_CONNECTIONS = 2
 
 
 @dataclass(frozen=True)
@@ -84,10 +93,11 @@ class Profile:
     hot_subscribers: int
     hot_rate: float
     idle: int
+    ws_subscriptions: int
 
 
-FULL = Profile(10.0, 32, 1000, 500.0, 200, 100.0, 2000)
-QUICK = Profile(2.0, 8, 100, 100.0, 20, 50.0, 200)
+FULL = Profile(10.0, 32, 1000, 500.0, 200, 100.0, 2000, 2000)
+QUICK = Profile(2.0, 8, 100, 100.0, 20, 50.0, 200, 200)
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,9 @@ def parse_profile() -> Profile:
     parser.add_argument("--hot-subscribers", type=int, help="SSE streams on one session [200]")
     parser.add_argument("--hot-rate", type=float, help="updates/s to that session [100]")
     parser.add_argument("--idle", type=int, help="idle SSE streams for the memory figure [2000]")
+    parser.add_argument(
+        "--ws-subscriptions", type=int, help="WebSocket subscriptions on 2 connections [2000]"
+    )
     args = parser.parse_args()
     profile = QUICK if args.quick else FULL
     given = {f.name: getattr(args, f.name) for f in fields(Profile)}
@@ -191,6 +204,44 @@ async def _idle_memory(server: ServerProcess, data: BenchData, idle: int) -> Row
 
 def measure_memory(server: ServerProcess, data: BenchData, profile: Profile) -> Row:
     return run_async(lambda: _idle_memory(server, data, profile.idle))
+
+
+async def _websocket_memory(server: ServerProcess, data: BenchData, count: int) -> Row:
+    paths = [data.session_path(s) for s in data.session_ids[:count]]
+    groups = [paths[index::WEBSOCKET_CONNECTIONS] for index in range(WEBSOCKET_CONNECTIONS)]
+    url = f"ws://127.0.0.1:{server.port}/v1/ws"
+    headers = {"Authorization": f"Bearer {data.token}"}
+    connections = [
+        await connect(url, additional_headers=headers, max_size=None, ping_interval=None)
+        for _ in groups
+    ]
+    try:
+        before = await asyncio.to_thread(server.settled_rss_kb)
+        async with asyncio.timeout(120):
+            subscribing = map(subscribe_all, connections, groups)
+            opened = sum(await asyncio.gather(*subscribing))
+        during = await asyncio.to_thread(server.settled_rss_kb)
+    finally:
+        await asyncio.gather(*(connection.close() for connection in connections))
+    per_subscription = (during - before) / max(1, opened)
+    return Row(
+        f"server memory per WebSocket subscription ({opened:,} on {len(groups)} connections)",
+        f"{per_subscription:.2f} KB",
+        f"<= {TARGET_KB_PER_SUBSCRIPTION:.0f} KB",
+        per_subscription <= TARGET_KB_PER_SUBSCRIPTION,
+        f"VmRSS {before:,} -> {during:,} KiB; a fresh server, warmed up as for the streams",
+    )
+
+
+def measure_websocket_memory(settings: Settings, data: BenchData, profile: Profile) -> Row:
+    """On a server of its own: the SSE phase's freed memory would be reused otherwise."""
+    server = ServerProcess(settings)
+    try:
+        server.wait_until_healthy()
+        warm_up(server, data)
+        return run_async(lambda: _websocket_memory(server, data, profile.ws_subscriptions))
+    finally:
+        server.stop()
 
 
 def _patch_cycles(server: ServerProcess, data: BenchData, connections: int) -> list[list[bytes]]:
@@ -357,13 +408,17 @@ def main() -> None:
     raise_open_files_limit()
     with tempfile.TemporaryDirectory(prefix="bench-http-") as folder:
         settings = server_settings(Path(folder))
-        data = seed_database(settings, max(profile.subscribers, profile.idle))
+        data = seed_database(
+            settings, max(profile.subscribers, profile.idle, profile.ws_subscriptions)
+        )
         server = ServerProcess(settings)
         try:
             server.wait_until_healthy()
             rows = run_phases(server, data, profile)
         finally:
             server.stop()
+        _progress("memory per WebSocket subscription")
+        rows.append(measure_websocket_memory(settings, data, profile))
     print_report(settings, profile, rows, time.perf_counter() - started)
 
 

@@ -32,7 +32,7 @@ class WebSocketJob:
     max_seconds: float
 
 
-async def _subscribe_all(connection: ClientConnection, paths: list[str]) -> int:
+async def subscribe_all(connection: ClientConnection, paths: list[str]) -> int:
     """Subscribe to every path; return how many first snapshots arrived."""
     for path in paths:
         parts = path.strip("/").split("/")
@@ -81,7 +81,7 @@ async def _run(job: WebSocketJob, ready: Queue[Any], stop: Event) -> SubscriberR
             if "authenticated" not in str(answer):
                 raise RuntimeError(f"the WebSocket was not authenticated: {answer!r}")
         counts = await asyncio.gather(
-            *(_subscribe_all(c, g) for c, g in zip(connections, job.groups, strict=True))
+            *(subscribe_all(c, g) for c, g in zip(connections, job.groups, strict=True))
         )
         result.connected = sum(counts)
         followers = [asyncio.create_task(_follow(c, result)) for c in connections]
