@@ -26,6 +26,7 @@ from ..domain.errors import (
 from ..domain.keys import key_starts_with, session_keys
 from .async_client import AsyncProjectClient, AsyncSessionRuntimeClient
 from .cache import CacheEntry, QueryCache
+from .filters import SessionFilters, StatsFilters
 from .live import AsyncLiveSession, LiveSession
 from .operations import new_session_id
 from .outbox import FailedWrite, PendingWrite, SessionView
@@ -47,9 +48,11 @@ __all__ = [
     "QueryCache",
     "ReconnectPolicy",
     "ResourceExhaustedError",
+    "SessionFilters",
     "SessionRuntimeClient",
     "SessionRuntimeError",
     "SessionView",
+    "StatsFilters",
     "UnauthenticatedError",
     "UnavailableError",
     "ValidationError",

@@ -16,9 +16,8 @@ Every operation is awaited::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 import pydantic
@@ -31,13 +30,13 @@ from ..domain.models import (
     Mode,
     Session,
     SessionPage,
-    SessionStatus,
 )
 from ..domain.stats import SessionStats
 from . import guest_operations, operations
 from .cache import QueryCache
 from .client_base import ClientBase, ProjectClientBase
 from .errors import map_transport_errors
+from .filters import SessionFilters, StatsFilters
 from .live import AsyncLiveSession
 from .operations import DEFAULT_TIMEOUT, Call, client_headers, new_session_id
 from .outbox import DEFAULT_OUTBOX_POLICY, WriteFailedCallback
@@ -212,54 +211,33 @@ class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
 
     async def list_sessions(
         self,
-        event_id: str | None = None,
-        experience_id: str | None = None,
-        status: SessionStatus | str | None = None,
-        mode: Mode | str | None = None,
+        *,
         limit: int = 50,
         cursor: str | None = None,
-        *,
         use_cache: bool = False,
+        **filters: Unpack[SessionFilters],
     ) -> SessionPage:
         """A page of sessions, newest first; pass ``page.next_cursor`` as ``cursor`` for more.
 
+        The filters, each optional (see :class:`SessionFilters`): ``event_id``,
+        ``experience_id``, ``status`` and ``mode``.
+
         >>> page = await project.list_sessions(status="active", limit=20)          # doctest: +SKIP
         """
-        call = operations.list_sessions(
-            self.project_id,
-            event_id=event_id,
-            experience_id=experience_id,
-            status=status,
-            mode=mode,
-            limit=limit,
-            cursor=cursor,
-        )
+        call = operations.list_sessions(self.project_id, limit=limit, cursor=cursor, **filters)
         return await self.client.send(call, use_cache=use_cache)
 
-    async def session_stats(
-        self,
-        event_id: str | None = None,
-        experience_id: str | None = None,
-        mode: Mode | str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-    ) -> SessionStats:
-        """Funnel figures per experience (members only; ``mode`` defaults to guest).
+    async def session_stats(self, **filters: Unpack[StatsFilters]) -> SessionStats:
+        """Funnel figures per experience (members only).
+
+        The filters, each optional (see :class:`StatsFilters`): ``event_id``,
+        ``experience_id``, ``mode`` (guest when left out), ``created_from`` and ``created_to``.
 
         >>> stats = await project.session_stats(experience_id="x1")          # doctest: +SKIP
         >>> [step.reached for step in stats.experiences[0].steps]           # doctest: +SKIP
         [12, 9, 7]
         """
-        return await self.client.send(
-            operations.session_stats(
-                self.project_id,
-                event_id=event_id,
-                experience_id=experience_id,
-                mode=mode,
-                created_from=created_from,
-                created_to=created_to,
-            )
-        )
+        return await self.client.send(operations.session_stats(self.project_id, **filters))
 
     async def update_session_progress(
         self,

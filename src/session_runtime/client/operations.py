@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -27,12 +26,12 @@ from ..domain.models import (
     Mode,
     Session,
     SessionPage,
-    SessionStatus,
 )
 from ..domain.stats import SessionStats
 from ..domain.tokens import new_id
 from .cache import QueryCache
 from .errors import error_from_response
+from .filters import SessionFilters, StatsFilters, query_parameters
 from .outbox import PendingWrite
 
 ResultT = TypeVar("ResultT", bound=pydantic.BaseModel)
@@ -233,22 +232,13 @@ def get_session(project_id: str, session_id: str) -> Call[Session]:
 def list_sessions(
     project_id: str,
     *,
-    event_id: str | None = None,
-    experience_id: str | None = None,
-    status: SessionStatus | str | None = None,
-    mode: Mode | str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    **filters: Unpack[SessionFilters],
 ) -> Call[SessionPage]:
-    given = {
-        "eventId": event_id,
-        "experienceId": experience_id,
-        "status": status,
-        "mode": mode,
-        "limit": limit,
-        "cursor": cursor,
-    }
-    params = {name: str(value) for name, value in sorted(given.items()) if value is not None}
+    declared = SessionFilters.__optional_keys__
+    given = query_parameters("list_sessions", filters, declared, limit=limit, cursor=cursor)
+    params = dict(sorted(given.items()))
     # One entry per listing: the project's list key, then its parameters in a fixed order.
     key = (*session_keys.list(project_id), urlencode(params))
 
@@ -265,23 +255,8 @@ def list_sessions(
     )
 
 
-def session_stats(
-    project_id: str,
-    *,
-    event_id: str | None = None,
-    experience_id: str | None = None,
-    mode: Mode | str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-) -> Call[SessionStats]:
-    given = {
-        "eventId": event_id,
-        "experienceId": experience_id,
-        "mode": mode,
-        "from": None if created_from is None else created_from.isoformat(),
-        "to": None if created_to is None else created_to.isoformat(),
-    }
-    params = {name: str(value) for name, value in given.items() if value is not None}
+def session_stats(project_id: str, **filters: Unpack[StatsFilters]) -> Call[SessionStats]:
+    params = query_parameters("session_stats", filters, StatsFilters.__optional_keys__)
     # Figures move with every write anywhere in the project: never cached.
     return Call("GET", f"/v1/projects/{segment('projectId', project_id)}/stats", SessionStats,
                 params=params)  # fmt: skip
