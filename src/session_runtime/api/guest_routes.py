@@ -35,7 +35,7 @@ from ..domain.idempotency import IDEMPOTENCY_HEADER, JOIN_CALLER_PREFIX, Idempot
 from ..domain.tokens import hash_token
 from ..guests import GuestOperations
 from .errors import ErrorBody, error_responses
-from .http import authenticate, read_json_object, service_of
+from .http import ProjectId, SessionId, authenticate, read_json_object, service_of
 from .idempotency import REPLAYED_RESPONSE_HEADER, IdempotencyKey, claim_of, stored_view
 from .schemas import json_body
 
@@ -98,7 +98,7 @@ async def _body(request: Request) -> dict[str, Any]:
     summary="Create a join link (optionally for one event, expiring, capped)",
 )
 async def create_join_link(
-    request: Request, project_id: str, idempotency_key: IdempotencyKey = None
+    request: Request, project_id: ProjectId, idempotency_key: IdempotencyKey = None
 ) -> JoinLinkView:
     principal = await authenticate(request)
     body = await _body(request)
@@ -116,7 +116,7 @@ async def create_join_link(
     responses=error_responses(*_READ),
     summary="The project's join links, with how many guests joined by each",
 )
-async def list_join_links(request: Request, project_id: str) -> JoinLinkList:
+async def list_join_links(request: Request, project_id: ProjectId) -> JoinLinkList:
     principal = await authenticate(request)
     links = await guests_of(request).list_join_links(principal, project_id)
     base = public_base_url(request)
@@ -129,7 +129,7 @@ async def list_join_links(request: Request, project_id: str) -> JoinLinkList:
     summary="Revoke a join link: no new guests; those who joined keep going",
 )
 async def revoke_join_link(
-    request: Request, project_id: str, link_id: str, idempotency_key: IdempotencyKey = None
+    request: Request, project_id: ProjectId, link_id: str, idempotency_key: IdempotencyKey = None
 ) -> JoinLinkView:
     principal = await authenticate(request)
     base = public_base_url(request)
@@ -236,7 +236,7 @@ async def erase_me(request: Request, idempotency_key: IdempotencyKey = None) -> 
     summary="Erase one guest (owners): its sessions, their share links, its token",
 )
 async def erase_guest(
-    request: Request, project_id: str, guest_id: str, idempotency_key: IdempotencyKey = None
+    request: Request, project_id: ProjectId, guest_id: str, idempotency_key: IdempotencyKey = None
 ) -> ErasureView:
     principal = await authenticate(request)
     claim = claim_of(request, principal, None, stored_view(request, ErasureView.of))
@@ -257,7 +257,10 @@ async def erase_guest(
     summary="Share a completed session's outputs by a public, expiring link",
 )
 async def create_share_link(
-    request: Request, project_id: str, session_id: str, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    session_id: SessionId,
+    idempotency_key: IdempotencyKey = None,
 ) -> CreatedShareLink:
     principal = await authenticate(request)
     body = await _body(request)
@@ -285,7 +288,9 @@ async def create_share_link(
     responses=error_responses(*_READ),
     summary="A session's share links (their codes are never shown again)",
 )
-async def list_share_links(request: Request, project_id: str, session_id: str) -> ShareLinkList:
+async def list_share_links(
+    request: Request, project_id: ProjectId, session_id: SessionId
+) -> ShareLinkList:
     principal = await authenticate(request)
     shares = await guests_of(request).list_share_links(principal, project_id, session_id)
     return ShareLinkList(items=[ShareLinkView.of(share) for share in shares])
@@ -298,8 +303,8 @@ async def list_share_links(request: Request, project_id: str, session_id: str) -
 )
 async def revoke_share_link(
     request: Request,
-    project_id: str,
-    session_id: str,
+    project_id: ProjectId,
+    session_id: SessionId,
     share_id: str,
     idempotency_key: IdempotencyKey = None,
 ) -> ShareLinkView:
