@@ -35,7 +35,6 @@ def _max_body(request: Request) -> int:
 
 @router.get(
     "/me",
-    response_model=WhoAmI,
     responses=error_responses(*_AUTH),
     summary="Who the token stands for",
 )
@@ -54,29 +53,21 @@ async def who_am_i(request: Request) -> WhoAmI:
     return WhoAmI(kind="system", project_id=None)
 
 
-@router.get("/projects", response_model=ProjectList, responses=error_responses(*_AUTH))
+@router.get("/projects", responses=error_responses(*_AUTH))
 async def list_projects(request: Request) -> ProjectList:
     """The projects this token may see (a member's or guest's own)."""
     principal = await authenticate(request)
     return ProjectList(items=await service_of(request).list_projects(principal))
 
 
-@router.get(
-    "/projects/{project_id}/events",
-    response_model=EventList,
-    responses=error_responses(*_READ),
-)
+@router.get("/projects/{project_id}/events", responses=error_responses(*_READ))
 async def list_events(request: Request, project_id: ProjectId) -> EventList:
     """The project's events, oldest first."""
     principal = await authenticate(request)
     return EventList(items=await service_of(request).list_events(principal, project_id))
 
 
-@router.get(
-    "/projects/{project_id}/experiences",
-    response_model=ExperienceList,
-    responses=error_responses(*_READ),
-)
+@router.get("/projects/{project_id}/experiences", responses=error_responses(*_READ))
 async def list_experiences(request: Request, project_id: ProjectId) -> ExperienceList:
     """The project's experiences, oldest first: what a session runs."""
     principal = await authenticate(request)
