@@ -3,18 +3,9 @@
 The public names are re-exported here; everything else is internal.
 """
 
+from .domain import errors as _errors
 from .domain.auth import Guest, Member, Principal, Role, System
-from .domain.errors import (
-    FailedPreconditionError,
-    MethodNotAllowedError,
-    NotFoundError,
-    PermissionDeniedError,
-    ResourceExhaustedError,
-    SessionRuntimeError,
-    UnauthenticatedError,
-    UnavailableError,
-    ValidationError,
-)
+from .domain.errors import *  # noqa: F403  (the error tree: domain/errors.py names it once)
 from .domain.guests import GuestErasure, JoinedGuest, JoinLink, SessionErased, ShareLink
 from .domain.keys import key_starts_with, session_keys
 from .domain.merge import deep_merge
@@ -66,7 +57,6 @@ __all__ = [
     "Experience",
     "ExperienceFunnel",
     "FailSessionInput",
-    "FailedPreconditionError",
     "Guest",
     "GuestErasure",
     "GuestOperations",
@@ -77,23 +67,18 @@ __all__ = [
     "LocalChangeFeed",
     "MediaReference",
     "Member",
-    "MethodNotAllowedError",
     "Mode",
-    "NotFoundError",
     "OperationRecord",
-    "PermissionDeniedError",
     "PostgresStore",
     "Principal",
     "Project",
     "ProjectSubscription",
     "PurgeCount",
-    "ResourceExhaustedError",
     "Role",
     "Session",
     "SessionErased",
     "SessionPage",
     "SessionRuntime",
-    "SessionRuntimeError",
     "SessionService",
     "SessionStats",
     "SessionStatus",
@@ -107,12 +92,10 @@ __all__ = [
     "Store",
     "System",
     "TokenRecord",
-    "UnauthenticatedError",
-    "UnavailableError",
     "UpdateSessionProgressInput",
-    "ValidationError",
     "__version__",
     "deep_merge",
     "key_starts_with",
     "session_keys",
 ]
+__all__ += _errors.__all__  # SessionRuntimeError and each class of its tree

@@ -211,3 +211,48 @@ def test_health_metrics_and_openapi(
     )
     assert {"401", "403", "404", "409", "413", "422", "503"} <= set(patch["responses"])
     assert http.get("/docs").status_code == 200
+
+
+def test_query_strings_name_each_bad_value_and_ignore_unknown_names(
+    http: httpx.Client, seeded: Seed
+) -> None:
+    base = f"/v1/projects/{seeded.project_id}"
+    headers = seeded.headers(seeded.owner)
+    refusals = {
+        "/sessions?limit=0&mode=x&status=y": {"query.limit", "query.mode", "query.status"},
+        "/sessions?limit=501": {"query.limit"},
+        "/sessions:export?format=xml": {"query.format"},
+        "/stats?mode=everything": {"query.mode"},
+    }
+    for query, paths in refusals.items():
+        response = http.get(base + query, headers=headers)
+        assert response.status_code == 422, (query, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "VALIDATION_ERROR"
+        assert {detail["path"] for detail in error["details"]} == paths
+    for route in ("/sessions", "/sessions:export", "/stats"):
+        response = http.get(f"{base}{route}?unknown=1&event_id=x&limit=500", headers=headers)
+        assert response.status_code == 200, (route, response.text)
+
+
+def test_openapi_lists_every_query_parameter_of_the_session_routes(http: httpx.Client) -> None:
+    paths = http.get("/openapi.json").json()["paths"]
+
+    def query_parameters(path: str) -> dict[str, Any]:
+        parameters = paths[f"/v1/projects/{{project_id}}{path}"]["get"]["parameters"]
+        assert {"in": "path", "name": "project_id"}.items() <= parameters[0].items()
+        return {p["name"]: p for p in parameters if p["in"] == "query"}
+
+    listing = query_parameters("/sessions")
+    assert set(listing) == {"eventId", "experienceId", "status", "mode", "limit", "cursor"}
+    assert listing["limit"]["schema"] == {
+        "default": 50, "maximum": 500, "minimum": 1, "title": "Limit", "type": "integer"
+    }  # fmt: skip
+    export = query_parameters("/sessions:export")
+    assert set(export) == {"eventId", "experienceId", "status", "mode", "format"}
+    assert export["format"]["schema"]["default"] == "jsonl"
+    stats = query_parameters("/stats")
+    assert set(stats) == {"eventId", "experienceId", "mode", "from", "to"}
+    assert stats["mode"]["schema"]["default"] == "guest"
+    assert stats["from"]["description"] == "ISO 8601; sessions created at or after."
+    assert not any(p["required"] for p in [*listing.values(), *export.values(), *stats.values()])

@@ -35,7 +35,7 @@ from ..domain.idempotency import IDEMPOTENCY_HEADER, JOIN_CALLER_PREFIX, Idempot
 from ..domain.tokens import hash_token
 from ..guests import GuestOperations
 from .errors import ErrorBody, error_responses
-from .http import authenticate, read_json_object, service_of
+from .http import ProjectId, SessionId, authenticate, read_json_object, service_of
 from .idempotency import REPLAYED_RESPONSE_HEADER, IdempotencyKey, claim_of, stored_view
 from .schemas import json_body
 
@@ -52,24 +52,20 @@ def _keyed(status: int, description: str) -> dict[int | str, dict[str, Any]]:
     return {status: {"description": description, "headers": REPLAYED_RESPONSE_HEADER}}
 
 
-def _keyed_creation(
-    model: type[BaseModel], description: str, body: type[BaseModel]
-) -> dict[str, Any]:
+def _keyed_creation(description: str, body: type[BaseModel]) -> dict[str, Any]:
     """The options of a keyed route that creates a record from an optional JSON ``body``:
-    201 with ``model``, every write error, and the body's schema."""
+    201 with the model the route returns, every write error, and the body's schema."""
     return {
         "status_code": 201,
-        "response_model": model,
         "responses": _keyed(201, description) | error_responses(*_WRITE),
         "openapi_extra": json_body(body, required=False),
     }
 
 
-def _keyed_change(model: type[BaseModel], description: str) -> dict[str, Any]:
+def _keyed_change(description: str) -> dict[str, Any]:
     """The options of a keyed route that changes or erases a record without a body: 200
-    with ``model``, and the errors of such a write."""
+    with the model the route returns, and the errors of such a write."""
     return {
-        "response_model": model,
         "responses": _keyed(200, description) | error_responses(*_READ, "VALIDATION_ERROR"),
     }
 
@@ -94,11 +90,11 @@ async def _body(request: Request) -> dict[str, Any]:
 
 @router.post(
     "/projects/{project_id}/links",
-    **_keyed_creation(JoinLinkView, "The join link.", CreateJoinLinkInput),
+    **_keyed_creation("The join link.", CreateJoinLinkInput),
     summary="Create a join link (optionally for one event, expiring, capped)",
 )
 async def create_join_link(
-    request: Request, project_id: str, idempotency_key: IdempotencyKey = None
+    request: Request, project_id: ProjectId, idempotency_key: IdempotencyKey = None
 ) -> JoinLinkView:
     principal = await authenticate(request)
     body = await _body(request)
@@ -112,11 +108,10 @@ async def create_join_link(
 
 @router.get(
     "/projects/{project_id}/links",
-    response_model=JoinLinkList,
     responses=error_responses(*_READ),
     summary="The project's join links, with how many guests joined by each",
 )
-async def list_join_links(request: Request, project_id: str) -> JoinLinkList:
+async def list_join_links(request: Request, project_id: ProjectId) -> JoinLinkList:
     principal = await authenticate(request)
     links = await guests_of(request).list_join_links(principal, project_id)
     base = public_base_url(request)
@@ -125,11 +120,11 @@ async def list_join_links(request: Request, project_id: str) -> JoinLinkList:
 
 @router.post(
     "/projects/{project_id}/links/{link_id}/revoke",
-    **_keyed_change(JoinLinkView, "The revoked link."),
+    **_keyed_change("The revoked link."),
     summary="Revoke a join link: no new guests; those who joined keep going",
 )
 async def revoke_join_link(
-    request: Request, project_id: str, link_id: str, idempotency_key: IdempotencyKey = None
+    request: Request, project_id: ProjectId, link_id: str, idempotency_key: IdempotencyKey = None
 ) -> JoinLinkView:
     principal = await authenticate(request)
     base = public_base_url(request)
@@ -175,7 +170,6 @@ async def join_link_qr(request: Request, code: str, kind: str) -> Response:
 @router.post(
     "/join/{code}",
     status_code=201,
-    response_model=JoinResponse,
     responses=_keyed(201, "A fresh guest identity.")
     | error_responses("NOT_FOUND", "FAILED_PRECONDITION", "VALIDATION_ERROR", "UNAVAILABLE")
     | {
@@ -207,7 +201,6 @@ async def join(request: Request, code: str, idempotency_key: IdempotencyKey = No
 
 @router.get(
     "/me/sessions",
-    response_model=OwnSessions,
     responses=error_responses(*_AUTH, "VALIDATION_ERROR"),
     summary="The caller's own sessions, active first, then newest first (resume)",
 )
@@ -220,7 +213,7 @@ async def my_sessions(
 
 @router.delete(
     "/me",
-    **_keyed_change(ErasureView, "What was erased (counts)."),
+    **_keyed_change("What was erased (counts)."),
     summary="A guest erases itself: its sessions, their share links, its token",
 )
 async def erase_me(request: Request, idempotency_key: IdempotencyKey = None) -> ErasureView:
@@ -232,11 +225,11 @@ async def erase_me(request: Request, idempotency_key: IdempotencyKey = None) -> 
 
 @router.delete(
     "/projects/{project_id}/guests/{guest_id}",
-    **_keyed_change(ErasureView, "What was erased (counts)."),
+    **_keyed_change("What was erased (counts)."),
     summary="Erase one guest (owners): its sessions, their share links, its token",
 )
 async def erase_guest(
-    request: Request, project_id: str, guest_id: str, idempotency_key: IdempotencyKey = None
+    request: Request, project_id: ProjectId, guest_id: str, idempotency_key: IdempotencyKey = None
 ) -> ErasureView:
     principal = await authenticate(request)
     claim = claim_of(request, principal, None, stored_view(request, ErasureView.of))
@@ -251,13 +244,14 @@ async def erase_guest(
 
 @router.post(
     "/projects/{project_id}/sessions/{session_id}/shares",
-    **_keyed_creation(
-        CreatedShareLink, "The share link, with its code (shown once).", CreateShareLinkInput
-    ),
+    **_keyed_creation("The share link, with its code (shown once).", CreateShareLinkInput),
     summary="Share a completed session's outputs by a public, expiring link",
 )
 async def create_share_link(
-    request: Request, project_id: str, session_id: str, idempotency_key: IdempotencyKey = None
+    request: Request,
+    project_id: ProjectId,
+    session_id: SessionId,
+    idempotency_key: IdempotencyKey = None,
 ) -> CreatedShareLink:
     principal = await authenticate(request)
     body = await _body(request)
@@ -281,11 +275,12 @@ async def create_share_link(
 
 @router.get(
     "/projects/{project_id}/sessions/{session_id}/shares",
-    response_model=ShareLinkList,
     responses=error_responses(*_READ),
     summary="A session's share links (their codes are never shown again)",
 )
-async def list_share_links(request: Request, project_id: str, session_id: str) -> ShareLinkList:
+async def list_share_links(
+    request: Request, project_id: ProjectId, session_id: SessionId
+) -> ShareLinkList:
     principal = await authenticate(request)
     shares = await guests_of(request).list_share_links(principal, project_id, session_id)
     return ShareLinkList(items=[ShareLinkView.of(share) for share in shares])
@@ -293,13 +288,13 @@ async def list_share_links(request: Request, project_id: str, session_id: str) -
 
 @router.post(
     "/projects/{project_id}/sessions/{session_id}/shares/{share_id}/revoke",
-    **_keyed_change(ShareLinkView, "The revoked share link."),
+    **_keyed_change("The revoked share link."),
     summary="Revoke a share link: it stops working at once",
 )
 async def revoke_share_link(
     request: Request,
-    project_id: str,
-    session_id: str,
+    project_id: ProjectId,
+    session_id: SessionId,
     share_id: str,
     idempotency_key: IdempotencyKey = None,
 ) -> ShareLinkView:
@@ -313,7 +308,6 @@ async def revoke_share_link(
 
 @router.get(
     "/shares/{code}",
-    response_model=SharedResultView,
     responses=error_responses("NOT_FOUND", "UNAVAILABLE"),
     openapi_extra=_PUBLIC,
     summary="What a share link shows, as JSON: the outputs only (no token: the code is the key)",

@@ -1,4 +1,5 @@
-"""Reading requests: bearer tokens, JSON bodies within their size limit, ``If-Match``."""
+"""Reading requests: bearer tokens, path and query parameters, JSON bodies within their size
+limit, ``If-Match``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Query, Request
+from fastapi import Path, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.auth import Principal
 from ..domain.errors import (
@@ -15,13 +17,71 @@ from ..domain.errors import (
     UnauthenticatedError,
     ValidationError,
 )
+from ..domain.export import ExportFormat
+from ..domain.models import Mode, SessionStatus
 from ..service import SessionService
 
-EventFilter = Annotated[str | None, Query(alias="eventId")]
-"""``?eventId=``: only the sessions of this event (the listing, the figures, the export)."""
+ProjectId = Annotated[str, Path()]
+"""The ``{project_id}`` of a route's path: the project the request is about."""
 
-ExperienceFilter = Annotated[str | None, Query(alias="experienceId")]
-"""``?experienceId=``: only the sessions of this experience (as ``EventFilter``)."""
+SessionId = Annotated[str, Path()]
+"""The ``{session_id}`` of a route's path: one session of that project."""
+
+
+# The query strings of the routes over many sessions, each read as one model
+# (``Annotated[SessionPageQuery, Query()]``): the filters they share are declared once, and
+# ``input()`` hands the service the camelCase input it reads, a filter left out as ``None``.
+# Parameters a model does not name are ignored, as they were when each was its own argument.
+
+
+class SessionScope(BaseModel):
+    """``?eventId=&experienceId=``: only the sessions of this event, of this experience."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str | None = Field(None, alias="eventId")
+    experience_id: str | None = Field(None, alias="experienceId")
+
+    def input(self) -> dict[str, Any]:
+        """The query as the service's input reads it (``{"eventId": ..., ...}``)."""
+        return self.model_dump(by_alias=True)
+
+
+class SessionFilters(SessionScope):
+    """The listing's filters, which the export takes too: scope, ``status`` and ``mode``."""
+
+    status: SessionStatus | None = None
+    mode: Mode | None = None
+
+
+class SessionPageQuery(SessionFilters):
+    """``GET .../sessions``: the filters, and a page of ``limit`` from ``cursor``."""
+
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = None
+
+
+class ExportQuery(SessionFilters):
+    """``GET .../sessions:export``: the filters, and the ``format`` of the file."""
+
+    export_format: ExportFormat = Field(ExportFormat.JSONL, alias="format")
+
+    def input(self) -> dict[str, Any]:
+        """The filters alone: the format is the route's, not the service's."""
+        return self.model_dump(by_alias=True, exclude={"export_format"})
+
+
+class StatsQuery(SessionScope):
+    """``GET .../stats``: the scope, ``mode`` (guest unless asked: previews are not
+    analytics) and when the sessions were created."""
+
+    mode: Mode = Mode.GUEST
+    created_from: str | None = Field(
+        None, alias="from", description="ISO 8601; sessions created at or after."
+    )
+    created_to: str | None = Field(
+        None, alias="to", description="ISO 8601; sessions created before."
+    )
 
 
 def bearer_token(authorization: str | None) -> str:

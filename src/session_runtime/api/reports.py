@@ -10,10 +10,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from ..domain.export import ExportFormat, csv_header, export_line
-from ..domain.models import Mode, SessionStatus
 from ..domain.stats import SessionStats
 from .errors import error_responses
-from .http import EventFilter, ExperienceFilter, authenticate, service_of
+from .http import ExportQuery, ProjectId, StatsQuery, authenticate, service_of
 from .responses import model_response
 
 router = APIRouter(prefix="/v1")
@@ -29,31 +28,14 @@ _EXPORT_CHUNK_BYTES = 64 * 1024
     summary="Funnel figures per experience",
 )
 async def session_stats(
-    request: Request,
-    project_id: str,
-    event_id: EventFilter = None,
-    experience_id: ExperienceFilter = None,
-    mode: Mode = Mode.GUEST,
-    created_from: Annotated[
-        str | None, Query(alias="from", description="ISO 8601; sessions created at or after.")
-    ] = None,
-    created_to: Annotated[
-        str | None, Query(alias="to", description="ISO 8601; sessions created before.")
-    ] = None,
+    request: Request, project_id: ProjectId, query: Annotated[StatsQuery, Query()]
 ) -> Response:
     """Per experience: how many sessions reached each step, how many completed, abandoned and
     failed, and the median seconds to complete. Members only; ``mode`` defaults to ``guest``
     (previews are not analytics)."""
     principal = await authenticate(request)
-    # A parameter left out arrives as None, which the service's input reads as absent.
-    query = {
-        "eventId": event_id,
-        "experienceId": experience_id,
-        "mode": mode,
-        "from": created_from,
-        "to": created_to,
-    }
-    return model_response(await service_of(request).session_stats(principal, project_id, query))
+    stats = await service_of(request).session_stats(principal, project_id, query.input())
+    return model_response(stats)
 
 
 @router.get(
@@ -70,13 +52,7 @@ async def session_stats(
     summary="Export sessions as JSON lines or CSV",
 )
 async def export_sessions(
-    request: Request,
-    project_id: str,
-    export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSONL,
-    event_id: EventFilter = None,
-    experience_id: ExperienceFilter = None,
-    status: SessionStatus | None = None,
-    mode: Mode | None = None,
+    request: Request, project_id: ProjectId, query: Annotated[ExportQuery, Query()]
 ) -> StreamingResponse:
     """Streams every session that matches the filters (as the listing's), a page at a time:
     memory stays flat however many there are. A guest gets its own sessions only. A refusal
@@ -84,13 +60,8 @@ async def export_sessions(
     incomplete, which a client sees as a broken transfer)."""
     principal = await authenticate(request)
     service = service_of(request)
-    filters = {
-        "eventId": event_id,
-        "experienceId": experience_id,
-        "status": status,
-        "mode": mode,
-    }
-    first_page, given = await service.first_export_page(principal, project_id, filters)
+    first_page, given = await service.first_export_page(principal, project_id, query.input())
+    export_format = query.export_format
 
     async def body() -> AsyncIterator[bytes]:
         chunk: list[str] = [csv_header()] if export_format is ExportFormat.CSV else []

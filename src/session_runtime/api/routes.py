@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from ..domain.auth import Guest, Member, System
-from ..domain.models import Mode, SessionStatus
 from .errors import error_responses
-from .http import EventFilter, ExperienceFilter, authenticate, service_of
+from .http import ProjectId, SessionPageQuery, authenticate, service_of
 from .responses import model_response
 from .schemas import (
     EventList,
@@ -36,7 +35,6 @@ def _max_body(request: Request) -> int:
 
 @router.get(
     "/me",
-    response_model=WhoAmI,
     responses=error_responses(*_AUTH),
     summary="Who the token stands for",
 )
@@ -55,30 +53,22 @@ async def who_am_i(request: Request) -> WhoAmI:
     return WhoAmI(kind="system", project_id=None)
 
 
-@router.get("/projects", response_model=ProjectList, responses=error_responses(*_AUTH))
+@router.get("/projects", responses=error_responses(*_AUTH))
 async def list_projects(request: Request) -> ProjectList:
     """The projects this token may see (a member's or guest's own)."""
     principal = await authenticate(request)
     return ProjectList(items=await service_of(request).list_projects(principal))
 
 
-@router.get(
-    "/projects/{project_id}/events",
-    response_model=EventList,
-    responses=error_responses(*_READ),
-)
-async def list_events(request: Request, project_id: str) -> EventList:
+@router.get("/projects/{project_id}/events", responses=error_responses(*_READ))
+async def list_events(request: Request, project_id: ProjectId) -> EventList:
     """The project's events, oldest first."""
     principal = await authenticate(request)
     return EventList(items=await service_of(request).list_events(principal, project_id))
 
 
-@router.get(
-    "/projects/{project_id}/experiences",
-    response_model=ExperienceList,
-    responses=error_responses(*_READ),
-)
-async def list_experiences(request: Request, project_id: str) -> ExperienceList:
+@router.get("/projects/{project_id}/experiences", responses=error_responses(*_READ))
+async def list_experiences(request: Request, project_id: ProjectId) -> ExperienceList:
     """The project's experiences, oldest first: what a session runs."""
     principal = await authenticate(request)
     return ExperienceList(items=await service_of(request).list_experiences(principal, project_id))
@@ -91,25 +81,9 @@ async def list_experiences(request: Request, project_id: str) -> ExperienceList:
     summary="List sessions, newest first",
 )
 async def list_sessions(
-    request: Request,
-    project_id: str,
-    event_id: EventFilter = None,
-    experience_id: ExperienceFilter = None,
-    status: SessionStatus | None = None,
-    mode: Mode | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    request: Request, project_id: ProjectId, query: Annotated[SessionPageQuery, Query()]
 ) -> Response:
     """A page of the project's sessions; pass ``nextCursor`` back as ``cursor`` for the next."""
     principal = await authenticate(request)
-    # A parameter left out arrives as None, which the service's input reads as absent.
-    query = {
-        "eventId": event_id,
-        "experienceId": experience_id,
-        "status": status,
-        "mode": mode,
-        "limit": limit,
-        "cursor": cursor,
-    }
-    page = await service_of(request).list_sessions(principal, project_id, query)
+    page = await service_of(request).list_sessions(principal, project_id, query.input())
     return model_response(page)

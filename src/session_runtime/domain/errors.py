@@ -21,6 +21,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+__all__ = [
+    "FailedPreconditionError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ResourceExhaustedError",
+    "SessionRuntimeError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "ValidationError",
+]
+
 
 class SessionRuntimeError(Exception):
     """Base of every error session-runtime raises on purpose.
