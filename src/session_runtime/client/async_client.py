@@ -22,15 +22,8 @@ from typing import Any, TypeVar, Unpack
 import httpx
 import pydantic
 
+from ..domain import models
 from ..domain.guest_views import CreatedShareLink, ErasureView
-from ..domain.models import (
-    ConfigSource,
-    CreateSessionResult,
-    MediaReference,
-    Mode,
-    Session,
-    SessionPage,
-)
 from ..domain.stats import SessionStats
 from . import guest_operations, operations
 from .cache import QueryCache
@@ -106,7 +99,7 @@ class AsyncSessionRuntimeClient(ClientBase[httpx.AsyncClient]):
         client._become_guest(identity)
         return client
 
-    async def my_sessions(self, limit: int = 50) -> list[Session]:
+    async def my_sessions(self, limit: int = 50) -> list[models.Session]:
         """The sessions this token created: active first, then newest first (resume).
 
         >>> [s.id for s in await client.my_sessions()]  # doctest: +SKIP
@@ -174,10 +167,10 @@ class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
         *,
         event_id: str,
         experience_id: str,
-        mode: Mode | str,
-        config_source: ConfigSource | str,
+        mode: models.Mode | str,
+        config_source: models.ConfigSource | str,
         session_id: str | None = None,
-    ) -> CreateSessionResult:
+    ) -> models.CreateSessionResult:
         """Start a session (``status="active"``, ``currentStepIndex=0``, ``version=1``).
 
         >>> created = await project.create_session(                          # doctest: +SKIP
@@ -202,7 +195,7 @@ class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
             )
         )
 
-    async def get_session(self, session_id: str, *, use_cache: bool = False) -> Session:
+    async def get_session(self, session_id: str, *, use_cache: bool = False) -> models.Session:
         """The session as stored. With ``use_cache=True``, a fresh cached copy is returned
         without asking the server."""
         return await self.client.send(
@@ -216,7 +209,7 @@ class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
         cursor: str | None = None,
         use_cache: bool = False,
         **filters: Unpack[SessionFilters],
-    ) -> SessionPage:
+    ) -> models.SessionPage:
         """A page of sessions, newest first; pass ``page.next_cursor`` as ``cursor`` for more.
 
         The filters, each optional (see :class:`SessionFilters`): ``event_id``,
@@ -245,9 +238,9 @@ class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
         *,
         current_step_index: int | None = None,
         inputs: Mapping[str, Any] | None = None,
-        outputs: Mapping[str, MediaReference] | None = None,
+        outputs: Mapping[str, models.MediaReference] | None = None,
         expected_version: int | None = None,
-    ) -> Session:
+    ) -> models.Session:
         """Record progress: ``inputs``/``outputs`` deep-merge, ``current_step_index`` replaces.
 
         With ``expected_version`` the write happens only if the session is still at that
@@ -270,7 +263,7 @@ class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
 
     async def complete_session(
         self, session_id: str, *, expected_version: int | None = None
-    ) -> Session:
+    ) -> models.Session:
         """Mark the session completed. Repeating it is a harmless no-op."""
         return await self.client.send(
             operations.complete_session(
@@ -280,7 +273,7 @@ class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
 
     async def abandon_session(
         self, session_id: str, reason: str | None = None, *, expected_version: int | None = None
-    ) -> Session:
+    ) -> models.Session:
         """Mark the session abandoned (the guest left), with an optional reason. Safe to retry."""
         return await self.client.send(
             operations.abandon_session(
@@ -290,7 +283,7 @@ class AsyncProjectClient(ProjectClientBase[AsyncSessionRuntimeClient]):
 
     async def fail_session(
         self, session_id: str, reason: str, *, expected_version: int | None = None
-    ) -> Session:
+    ) -> models.Session:
         """Mark the session failed (status ``error``) with a reason. Safe to retry."""
         return await self.client.send(
             operations.fail_session(

@@ -26,14 +26,21 @@ Runs inside the store's transaction, with the row locked against other writers; 
 """
 
 
-@dataclass(frozen=True, slots=True)
-class SessionQuery:
-    """A page of a project's sessions, newest first (``created_at``, then ``id``, descending)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionScope:
+    """The sessions of one project, maybe of one event and of one experience: what a listing
+    and the funnel figures both narrow by."""
 
     project_id: str
-    limit: int
     event_id: str | None = None
     experience_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionQuery(SessionScope):
+    """A page of a project's sessions, newest first (``created_at``, then ``id``, descending)."""
+
+    limit: int
     status: SessionStatus | None = None
     mode: Mode | None = None
     created_by: str | None = None
@@ -41,15 +48,12 @@ class SessionQuery:
     before: tuple[datetime, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StatsQuery:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatsQuery(SessionScope):
     """Which sessions the funnel counts: one mode, optional filters, ``created_at`` in
     ``[created_from, created_to)``."""
 
-    project_id: str
     mode: Mode
-    event_id: str | None = None
-    experience_id: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
 

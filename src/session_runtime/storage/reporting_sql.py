@@ -13,6 +13,7 @@ the store skips half the matching entries instead of sorting them all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Final
 
 from ..domain.models import Mode
@@ -100,14 +101,7 @@ def median_sql(
 ) -> tuple[str, list[Any]]:
     """The one or two middle durations (microseconds) of ``completed`` completed sessions."""
     place = Placeholders(style)
-    narrowed = StatsQuery(
-        project_id=query.project_id,
-        mode=query.mode,
-        experience_id=experience_id,
-        event_id=query.event_id,
-        created_from=query.created_from,
-        created_to=query.created_to,
-    )
+    narrowed = replace(query, experience_id=experience_id)
     where = _stats_filter(narrowed, place)
     status = place(SessionStatus.COMPLETED.value)
     limit = place(2 - completed % 2)
