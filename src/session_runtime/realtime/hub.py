@@ -8,6 +8,7 @@ dictionary store and never blocks it. Everything runs on the event loop's thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -101,8 +102,9 @@ class Mailbox:
             self._wake()
             self._listener = None
             mailboxes = self._index.get(self._key)
-            if mailboxes is not None and self in mailboxes:
-                mailboxes.remove(self)
+            if mailboxes is not None:
+                with contextlib.suppress(ValueError):  # one scan of the list, not two
+                    mailboxes.remove(self)
                 if not mailboxes:
                     del self._index[self._key]
 
